@@ -1,0 +1,63 @@
+// The part of skiff that Swift cannot do itself: raw syscalls (clone3, pivot_root,
+// openat2, bpf, mount_setattr), variadic libc calls (ioctl, prctl, fcntl) and
+// SCM_RIGHTS, whose CMSG_* helpers are macros. No policy lives here.
+#ifndef CSKIFF_H
+#define CSKIFF_H
+
+#include <sys/types.h>
+#include <stdint.h>
+
+// Clone the calling (single-threaded) process like fork, with CLONE_NEW* flags.
+// If cgroup_fd >= 0 the child starts in that cgroup2 directory (CLONE_INTO_CGROUP);
+// on kernels without clone3 it falls back to clone and reports it via *placed = 0.
+pid_t skiff_clone(uint64_t flags, int cgroup_fd, int *placed);
+
+int skiff_ioctl_int(int fd, unsigned long request, int arg);
+int skiff_ioctl_ptr(int fd, unsigned long request, void *arg);
+int skiff_prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5);
+int skiff_fcntl_int(int fd, int cmd, int arg);
+
+int skiff_pivot_root(const char *new_root, const char *put_old);
+int skiff_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve);
+int skiff_mount_setattr(int dirfd, const char *path, unsigned int flags,
+                        uint64_t attr_set, uint64_t attr_clr, uint64_t propagation);
+long skiff_bpf(int cmd, void *attr, unsigned int size);
+int skiff_pidfd_open(pid_t pid);
+int skiff_pidfd_send_signal(int pidfd, int sig);
+pid_t skiff_gettid(void);
+// A fresh session keyring for the container (runc's default; --no-new-keyring skips it).
+long skiff_join_session_keyring(const char *name);
+
+// capset(2) for the calling thread, version 3 (64 capability bits per set).
+int skiff_capset(uint64_t effective, uint64_t permitted, uint64_t inheritable);
+
+// _GNU_SOURCE calls that Swift's Glibc module does not export.
+int skiff_setns(int fd, int nstype);
+int skiff_unshare(int flags);
+int skiff_setresuid(uid_t id);
+int skiff_setresgid(gid_t id);
+int skiff_prlimit(int resource, uint64_t soft, uint64_t hard);
+
+// The filesystem magic of a path (statfs f_type), or -1.
+long skiff_fs_type(const char *path);
+int skiff_pipe_cloexec(int fds[2]);
+// A signalfd for `count` signals (blocked by the caller); read returns a signal number or -1.
+int skiff_signalfd(const int *signals, int count);
+int skiff_signalfd_read(int fd);
+
+// Close every fd >= lowfd except those listed (close_range where possible).
+void skiff_close_fds_from(int lowfd);
+// Mark every fd >= lowfd close-on-exec.
+void skiff_cloexec_fds_from(int lowfd);
+
+// Send / receive one fd with SCM_RIGHTS plus a small payload.
+int skiff_send_fd(int sock, int fd, const void *data, size_t len);
+int skiff_recv_fd(int sock, void *data, size_t len, int *fd_out);
+
+// Layout helpers so Swift does not depend on struct layouts it cannot see.
+int skiff_wifexited(int status);
+int skiff_wexitstatus(int status);
+int skiff_wifsignaled(int status);
+int skiff_wtermsig(int status);
+
+#endif

@@ -1,0 +1,200 @@
+import Glibc
+import CSkiffInit
+
+public enum Container {}
+
+extension Container {
+    /// The result of `create`: the init is set up and blocked on the exec fifo.
+    public struct Created {
+        public var record: ContainerRecord
+        /// Whether this process is the init's parent (true unless a pid namespace was joined).
+        public var isParent: Bool
+    }
+
+    /// `create`: validate, then set up namespaces, cgroup, mounts and the init process.
+    /// Nothing is touched before validation passes; on failure everything is undone.
+    public static func create(id: String, options o: CreateOptions, runtime: RuntimeOptions) throws -> Created {
+        try Validation.validateID(id)
+        guard Files.isDirectory(o.bundle) else { throw RuntimeError("bundle \(o.bundle) is not a directory") }
+        let bundle = try Files.realPath(o.bundle)
+        let configPath = bundle + "/config.json"
+        let bytes: [UInt8]
+        do { bytes = try Files.read(configPath) } catch let e as SysError where e.errno == ENOENT {
+            throw RuntimeError("config.json not found in bundle \(bundle)")
+        }
+        let spec = try Spec.parse(bytes)
+        try Validation.validate(spec, bundle: bundle)
+        if spec.process?.terminal == true && o.consoleSocket == nil && o.consoleSocketFD == nil {
+            throw ConfigError("process.terminal", "a terminal needs --console-socket (or skiff run in the foreground)")
+        }
+        if spec.linux.seccomp != nil {
+            throw ConfigError("linux.seccomp", "seccomp filters are not supported yet")
+        }
+        let plan = try LaunchPlan.make(id: id, bundle: bundle, spec: spec, noPivot: o.noPivot,
+                                       noNewKeyring: o.noNewKeyring, preserveFDs: o.preserveFDs)
+
+        let store = StateStore(root: runtime.root)
+        let lock = try store.create(id)
+        var cleanup = Cleanup(store: store, id: id)
+        do {
+            let created = try launch(plan: plan, options: o, runtime: runtime, store: store, lockFD: lock.fd, cleanup: &cleanup)
+            withExtendedLifetime(lock) {}
+            return created
+        } catch {
+            cleanup.run()
+            throw error
+        }
+    }
+
+    /// Undo for a failing create: what was made, in reverse.
+    struct Cleanup {
+        let store: StateStore
+        let id: String
+        var pid: pid_t = 0
+        var cgroup: Cgroup?
+
+        func run() {
+            if pid > 0 {
+                Glibc.kill(pid, SIGKILL)
+                var st: Int32 = 0
+                while waitpid(pid, &st, 0) < 0 && errno == EINTR {}
+            }
+            try? cgroup?.destroy()
+            store.remove(id)
+        }
+    }
+
+    static func launch(plan: LaunchPlan, options o: CreateOptions, runtime: RuntimeOptions, store: StateStore,
+                       lockFD: Int32, cleanup: inout Cleanup) throws -> Created {
+        let id = plan.id
+        let fifoPath = store.fifoPath(id)
+        let oldMask = umask(0)
+        let rc = mkfifo(fifoPath, 0o622)
+        umask(oldMask)
+        if rc != 0 { throw SysError(errno, "mkfifo", fifoPath) }
+        let fifoFD = try sys("open", fifoPath) { open(fifoPath, RootResolver.O_PATH_ | O_CLOEXEC) }
+        defer { close(fifoFD) }
+
+        // The cgroup exists, with its device filter, before the init does.
+        var cgroup: Cgroup?
+        var cgroupFD: Int32 = -1
+        if let mp = Cgroup.mountPoint() {
+            let cg = Cgroup(path: Cgroup.resolve(cgroupsPath: plan.spec.linux.cgroupsPath, id: id, mountPoint: mp))
+            if try cg.create() {
+                cleanup.cgroup = cg
+            } else if cg.isPopulated {
+                throw RuntimeError("cgroup \(cg.path) is already in use by other processes")
+            } else {
+                cleanup.cgroup = cg
+            }
+            cgroup = cg
+            cgroupFD = try cg.openDirectory()
+            try DeviceFilter.attach(rules: DeviceFilter.rules(for: plan.spec.linux.resources?.devices ?? []), cgroupFD: cgroupFD)
+        }
+        defer { if cgroupFD >= 0 { close(cgroupFD) } }
+
+        var consoleSocket: Int32?
+        if plan.process.terminal {
+            if let fd = o.consoleSocketFD {
+                consoleSocket = dup(fd)
+            } else if let path = o.consoleSocket {
+                consoleSocket = try Console.connect(path: path)
+            }
+        }
+        defer { if let s = consoleSocket { close(s) } }
+
+        let (parentEnd, childEnd) = try Channel.pair()
+        defer { parentEnd.close() }
+
+        if runtime.debug {
+            runtime.log.debug("threads at clone: \(threadCount())")
+        }
+        var placed: Int32 = 0
+        let pid = skiff_clone(plan.cloneFlags, cgroupFD, &placed)
+        if pid < 0 {
+            let e = errno
+            childEnd.close()
+            throw SysError(e, "clone the container process (flags 0x\(String(plan.cloneFlags, radix: 16)))")
+        }
+        if pid == 0 {
+            // The flock lives on the open file: our copy must go or `start` would wait for us.
+            close(lockFD)
+            parentEnd.close()
+            InitProcess.run(.init(plan: plan, channel: childEnd, fifoFD: fifoFD, consoleSocket: consoleSocket))
+        }
+        childEnd.close()
+        cleanup.pid = pid
+        var initPID = pid
+
+        if placed == 0, let cg = cgroup { try cg.add(pid: pid) }
+        if plan.newUserNamespace {
+            try Namespaces.writeIDMaps(pid: pid, uid: plan.spec.linux.uidMappings, gid: plan.spec.linux.gidMappings)
+        }
+        try parentEnd.send(.go)
+
+        let hookState = { (status: ContainerStatus) in
+            OCIState.forHooks(id: id, pid: initPID, status: status, bundle: plan.bundle, annotations: plan.spec.annotations)
+        }
+        loop: while true {
+            guard let (tag, payload) = try parentEnd.receive() else {
+                throw RuntimeError("the container process exited during set-up")
+            }
+            switch tag {
+            case .error:
+                throw RuntimeError(payload)
+            case .pid:
+                // The real init was forked by the child (a joined pid namespace); reap the middle one.
+                guard let p = Int32(payload) else { throw RuntimeError("bad pid from the container process") }
+                var st: Int32 = 0
+                while waitpid(pid, &st, 0) < 0 && errno == EINTR {}
+                initPID = p
+                cleanup.pid = 0
+                try parentEnd.send(.go)
+            case .runHooks:
+                do {
+                    try HookRunner.run(plan.spec.hooks.prestart, kind: "prestart", state: hookState(.creating))
+                    try HookRunner.run(plan.spec.hooks.createRuntime, kind: "createRuntime", state: hookState(.creating))
+                } catch {
+                    try? parentEnd.send(.error)
+                    throw error
+                }
+                try parentEnd.send(.hooksDone, hookState(.creating).serialized())
+            case .ready:
+                break loop
+            default:
+                throw RuntimeError("unexpected sync message from the container process")
+            }
+        }
+        if initPID != pid {
+            // Killing by pid is still right for cleanup: it is in our pid namespace.
+            cleanup.pid = 0
+        }
+
+        let record = ContainerRecord(
+            id: id, pid: initPID, pidStartTime: ProcStat.read(initPID)?.startTime ?? 0, bundle: plan.bundle,
+            rootfs: plan.rootfs, created: rfc3339Now(), owner: "", annotations: plan.spec.annotations,
+            cgroupPath: cgroup?.path, poststop: plan.spec.hooks.poststop)
+        try store.save(record)
+        if let pf = o.pidFile {
+            try Files.writeAtomically(Files.absolute(pf, relativeTo: Files.cwd()), Array("\(initPID)".utf8), mode: 0o644)
+        }
+        return Created(record: record, isParent: initPID == pid)
+    }
+
+    static func threadCount() -> Int {
+        guard let s = try? Files.readString("/proc/self/status") else { return -1 }
+        for line in s.split(separator: "\n") where line.hasPrefix("Threads:") {
+            return Int(line.dropFirst(8).trimmingSpaces()) ?? -1
+        }
+        return -1
+    }
+}
+
+extension Substring {
+    func trimmingSpaces() -> Substring {
+        var s = self
+        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
+        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
+        return s
+    }
+}

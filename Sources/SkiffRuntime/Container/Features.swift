@@ -1,0 +1,26 @@
+/// `skiff features` (features.md): what this build really does.
+public enum Features {
+    public static func json() -> JSON {
+        let strings = { (a: [String]) in JSON.array(a.map(JSON.string)) }
+        var linux = JSONObject()
+        linux["namespaces"] = strings(NamespaceKind.allCases.map(\.rawValue))
+        linux["capabilities"] = strings(Capabilities.names)
+        linux["cgroup"] = .object(JSONObject([("v1", .bool(false)), ("v2", .bool(true)), ("systemd", .bool(false)),
+                                              ("systemdUser", .bool(false)), ("rdma", .bool(false))]))
+        linux["seccomp"] = .object(JSONObject([("enabled", .bool(false))]))
+        linux["apparmor"] = .object(JSONObject([("enabled", .bool(false))]))
+        linux["selinux"] = .object(JSONObject([("enabled", .bool(false))]))
+        linux["intelRdt"] = .object(JSONObject([("enabled", .bool(false))]))
+        linux["mountExtensions"] = .object(JSONObject([("idmap", .object(JSONObject([("enabled", .bool(false))])))]))
+        var o = JSONObject()
+        o["ociVersionMin"] = .string("1.0.0")
+        o["ociVersionMax"] = .string(ociVersion)
+        o["hooks"] = strings(["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"])
+        let options = Array(MountOptions.setFlags.keys) + Array(MountOptions.clearingFlags.keys)
+            + Array(MountOptions.propagationFlags.keys) + Array(MountOptions.recursiveAttrs.keys)
+        o["mountOptions"] = strings(options.sorted())
+        o["linux"] = .object(linux)
+        o["annotations"] = .object(JSONObject([("org.opencontainers.skiff.version", .string(skiffVersion))]))
+        return .object(o)
+    }
+}

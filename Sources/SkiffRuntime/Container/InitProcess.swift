@@ -1,0 +1,148 @@
+import Glibc
+import CSkiffInit
+
+/// The container's init, running in the freshly cloned child (same binary, no re-exec).
+/// It is single-threaded and never returns: it execs the user program or exits.
+enum InitProcess {
+    struct Context {
+        var plan: LaunchPlan
+        var channel: Channel
+        var fifoFD: Int32
+        var consoleSocket: Int32?
+    }
+
+    static func run(_ ctx: Context) -> Never {
+        do {
+            try setUp(ctx)
+        } catch {
+            try? ctx.channel.send(.error, "\(error)")
+            _exit(1)
+        }
+        _exit(1)
+    }
+
+    private static func setUp(_ ctx: Context) throws {
+        let plan = ctx.plan
+        let ch = ctx.channel
+        // Not dumpable until exec: the container cannot ptrace us or open our
+        // /proc/<pid> files while we still hold host fds (CVE-2016-9962).
+        _ = skiff_prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+        // Die with the runtime if it dies before we are handed over.
+        try ch.expect(.go)
+
+        if plan.newUserNamespace {
+            try sys("setresgid 0") { skiff_setresgid(0) }
+            try sys("setresuid 0") { skiff_setresuid(0) }
+        }
+        for (kind, path) in plan.joins { try Namespaces.join(kind, path: path) }
+        if plan.unshareFlags & ~Int32(0x80) != 0 {
+            try Namespaces.unshare(plan.unshareFlags & ~Int32(0x80))
+        }
+        if plan.forkAfterJoin {
+            // setns/unshare of a pid namespace only applies to children: fork the real init.
+            let pid = fork()
+            if pid < 0 { throw SysError(errno, "fork init") }
+            if pid > 0 {
+                try? ch.send(.pid, String(pid))
+                _exit(0)
+            }
+            try ch.expect(.go)
+        }
+        if plan.newTimeNamespace {
+            try Namespaces.unshare(0x80)
+            if !plan.spec.linux.timeOffsets.isEmpty { try Namespaces.writeTimeOffsets(plan.spec.linux.timeOffsets) }
+        }
+        _ = setsid()
+        if !plan.noNewKeyring { _ = skiff_join_session_keyring(nil) }
+
+        if let h = plan.spec.hostname, !h.isEmpty {
+            try sys("sethostname", h) { sethostname(h, h.utf8.count) }
+        }
+        if let d = plan.spec.domainname, !d.isEmpty {
+            try sys("setdomainname", d) { setdomainname(d, d.utf8.count) }
+        }
+
+        try Rootfs.prepare(plan)
+        try Rootfs.mountAll(plan)
+        // Mounts are done: the parent runs prestart and createRuntime hooks, and sends
+        // back the state (with the host pid) for the createContainer hooks.
+        try ch.send(.runHooks)
+        guard let (tag, stateJSON) = try ch.receive() else { throw RuntimeError("runtime went away") }
+        if tag == .error { _exit(1) }
+        var hookState = try JSONParser.parse(stateJSON)
+        try HookRunner.run(plan.spec.hooks.createContainer, kind: "createContainer", state: hookState)
+        try Rootfs.enter(plan)
+
+        if plan.process.terminal {
+            guard let sock = ctx.consoleSocket else { throw RuntimeError("process.terminal needs --console-socket") }
+            let (master, slave, path) = try Console.openPTY()
+            if let size = plan.process.consoleSize { try Console.setSize(slave, height: size.height, width: size.width) }
+            try Console.mountConsole(path)
+            try Console.send(master: master, over: sock, name: path)
+            close(master)
+            close(sock)
+            try Console.becomeControllingTTY(slave)
+            if slave > 2 { close(slave) }
+        }
+        try Rootfs.finish(plan)
+        for (key, value) in plan.spec.linux.sysctl {
+            try Files.writeExisting("/proc/sys/" + key.replacingDots(), value)
+        }
+        try ProcessSetup.setRlimits(plan.process.rlimits)
+        if let adj = plan.process.oomScoreAdj { try ProcessSetup.setOOMScoreAdj(adj) }
+
+        let process = plan.process
+        var env = process.env
+        if !env.contains(where: { $0.hasPrefix("HOME=") }) { env.append("HOME=/") }
+        let caps = process.capabilities.map(CapabilitySetup.init)
+        try caps?.beforeUserChange()
+        let setgroupsAllowed = !plan.newUserNamespace || (try? Files.readString("/proc/self/setgroups"))?.hasPrefix("allow") ?? true
+        try ProcessSetup.setUser(process.user, inUserNamespace: plan.newUserNamespace, allowSetgroups: setgroupsAllowed)
+        try caps?.afterUserChange()
+        if let mask = process.user.umask { umask(mode_t(mask)) } else { umask(0o022) }
+        if chdir(process.cwd) != 0 { throw SysError(errno, "chdir to process.cwd", process.cwd) }
+        let path = try ProcessSetup.lookPath(process.args[0], env: env)
+        if process.noNewPrivileges { try ProcessSetup.setNoNewPrivileges() }
+
+        try ch.send(.ready)
+        ch.close()
+
+        // Block until `start` opens the fifo for reading. The fifo is reached through our
+        // O_PATH fd: its host path is not visible after pivot_root.
+        let fifo = open("/proc/self/fd/\(ctx.fifoFD)", O_WRONLY | O_CLOEXEC)
+        if fifo < 0 { reportAfterReady("open exec fifo", errno) }
+        _ = write(fifo, "0", 1)
+        close(fifo)
+
+        if !plan.spec.hooks.startContainer.isEmpty {
+            do {
+                if case .object(var o) = hookState { o["status"] = .string("running"); hookState = .object(o) }
+                try HookRunner.run(plan.spec.hooks.startContainer, kind: "startContainer", state: hookState)
+            } catch {
+                writeStderr("skiff: \(error)\n")
+                _exit(1)
+            }
+        }
+        ProcessSetup.resetSignals()
+        // Nothing of the runtime's reaches the program: fds past the preserved ones are closed on exec.
+        skiff_cloexec_fds_from(3 + plan.preserveFDs)
+        for fd in 3..<(3 + plan.preserveFDs) { _ = skiff_fcntl_int(fd, F_SETFD, 0) }
+        let err = ProcessSetup.exec(path, process.args, env)
+        reportAfterReady("exec \(path)", err)
+    }
+
+    /// After `ready` nobody listens on the channel: say it on stderr and exit as a shell would.
+    static func reportAfterReady(_ what: String, _ err: Int32) -> Never {
+        writeStderr("skiff: \(what): \(String(cString: strerror(err)))\n")
+        _exit(err == ENOENT ? 127 : 126)
+    }
+}
+
+func writeStderr(_ s: String) {
+    let b = Array(s.utf8)
+    _ = b.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+}
+
+extension String {
+    func replacingDots() -> String { String(map { $0 == "." ? "/" : $0 }) }
+}

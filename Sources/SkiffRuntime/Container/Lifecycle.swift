@@ -1,0 +1,148 @@
+import Glibc
+import CSkiffInit
+
+extension Container {
+    public static func load(_ id: String, runtime: RuntimeOptions) throws -> (StateStore, ContainerRecord) {
+        try Validation.validateID(id)
+        let store = StateStore(root: runtime.root)
+        return (store, try store.load(id))
+    }
+
+    public static func state(id: String, runtime: RuntimeOptions) throws -> OCIState {
+        let (store, r) = try load(id, runtime: runtime)
+        return OCIState(record: r, status: status(of: r, store: store))
+    }
+
+    /// `start`: release the init blocked on the exec fifo, then run poststart hooks.
+    public static func start(id: String, runtime: RuntimeOptions) throws {
+        try Validation.validateID(id)
+        let store = StateStore(root: runtime.root)
+        let lock = try store.lock(id)
+        defer { withExtendedLifetime(lock) {} }
+        let r = try store.load(id)
+        switch status(of: r, store: store) {
+        case .created: break
+        case .stopped: throw RuntimeError("cannot start a container that has stopped")
+        default: throw RuntimeError("cannot start an already running container")
+        }
+        let fifoPath = store.fifoPath(id)
+        // O_NONBLOCK: opening never waits, and a dead init cannot hang us.
+        let fifo = try sys("open exec fifo", fifoPath) { open(fifoPath, O_RDONLY | O_NONBLOCK | O_CLOEXEC) }
+        defer { close(fifo) }
+        let pidfd = skiff_pidfd_open(r.pid)
+        defer { if pidfd >= 0 { close(pidfd) } }
+        var fds = [pollfd(fd: fifo, events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)]
+        while true {
+            let n = poll(&fds, pidfd >= 0 ? 2 : 1, 1000)
+            if n < 0 && errno != EINTR { throw SysError(errno, "wait for the container process") }
+            var byte: UInt8 = 0
+            let got = read(fifo, &byte, 1)
+            if got == 1 { break }
+            if fds[1].revents != 0 || !ProcStat.isAlive(r.pid, startTime: r.pidStartTime) {
+                unlink(fifoPath)
+                throw RuntimeError("container process exited before start")
+            }
+            fds[0].revents = 0
+        }
+        unlink(fifoPath)
+        let state = OCIState.forHooks(id: id, pid: r.pid, status: .running, bundle: r.bundle, annotations: r.annotations)
+        if let hooks = try? Spec.parse(Files.read(r.bundle + "/config.json")).hooks.poststart, !hooks.isEmpty {
+            do {
+                try HookRunner.run(hooks, kind: "poststart", state: state)
+            } catch {
+                // config.md: a failing poststart hook is a warning; the lifecycle goes on.
+                runtime.log.warn("\(error)")
+            }
+        }
+    }
+
+    /// `kill [--all] ID SIGNAL`.
+    public static func kill(id: String, signal: Int32, all: Bool, runtime: RuntimeOptions) throws {
+        let (store, r) = try load(id, runtime: runtime)
+        let st = status(of: r, store: store)
+        if st == .stopped {
+            // runc: with --all a stopped container's leftovers are still signalled.
+            if all, let cg = r.cgroupPath { Cgroup(path: cg).signalAll(signal); return }
+            throw RuntimeError("container not running")
+        }
+        if all, let cg = r.cgroupPath {
+            Cgroup(path: cg).signalAll(signal)
+            return
+        }
+        try signalInit(r, signal)
+    }
+
+    /// Signals the init through a pidfd, after checking it is still our process.
+    static func signalInit(_ r: ContainerRecord, _ sig: Int32) throws {
+        let pidfd = skiff_pidfd_open(r.pid)
+        if pidfd < 0 {
+            if errno == ESRCH { throw RuntimeError("container not running") }
+            throw SysError(errno, "pidfd_open \(r.pid)")
+        }
+        defer { close(pidfd) }
+        guard ProcStat.isAlive(r.pid, startTime: r.pidStartTime) else { throw RuntimeError("container not running") }
+        if skiff_pidfd_send_signal(pidfd, sig) != 0 && errno != ESRCH {
+            throw SysError(errno, "signal container init")
+        }
+    }
+
+    /// `delete [--force] ID`.
+    public static func delete(id: String, force: Bool, runtime: RuntimeOptions) throws {
+        try Validation.validateID(id)
+        let store = StateStore(root: runtime.root)
+        guard store.exists(id) else {
+            if force { return }
+            throw RuntimeError("container \(id) does not exist")
+        }
+        let lock = try store.lock(id)
+        defer { withExtendedLifetime(lock) {} }
+        let r: ContainerRecord
+        do { r = try store.load(id) } catch {
+            // A create that died before writing its state: nothing to run, just remove it.
+            store.remove(id)
+            return
+        }
+        let st = status(of: r, store: store)
+        switch st {
+        case .stopped, .created:
+            break
+        case .running, .paused, .creating:
+            if !force { throw RuntimeError("cannot delete container \(id) that is not stopped: \(st.rawValue)") }
+        }
+        if st != .stopped {
+            if let cg = r.cgroupPath { Cgroup(path: cg).signalAll(SIGKILL) }
+            try? signalInit(r, SIGKILL)
+            waitGone(r)
+        }
+        if let cg = r.cgroupPath { try Cgroup(path: cg).destroy() }
+        store.remove(id)
+        if !r.poststop.isEmpty {
+            let state = OCIState.forHooks(id: id, pid: 0, status: .stopped, bundle: r.bundle, annotations: r.annotations)
+            do { try HookRunner.run(r.poststop, kind: "poststop", state: state) } catch {
+                // config.md: a failing poststop hook is a warning; the container is gone anyway.
+                runtime.log.warn("\(error)")
+            }
+        }
+    }
+
+    /// Waits (bounded) until the init has exited; we may not be its parent, so poll a pidfd.
+    static func waitGone(_ r: ContainerRecord) {
+        let pidfd = skiff_pidfd_open(r.pid)
+        if pidfd >= 0 {
+            var p = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
+            _ = poll(&p, 1, 10_000)
+            close(pidfd)
+            return
+        }
+        for _ in 0..<10_000 where ProcStat.isAlive(r.pid, startTime: r.pidStartTime) { usleep(1000) }
+    }
+
+    public static func list(runtime: RuntimeOptions) -> [OCIState] {
+        let store = StateStore(root: runtime.root)
+        return store.ids().compactMap { id in
+            guard let r = try? store.load(id) else { return nil }
+            return OCIState(record: r, status: status(of: r, store: store))
+        }
+    }
+}

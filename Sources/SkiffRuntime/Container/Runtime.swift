@@ -1,0 +1,46 @@
+import Glibc
+
+/// The global options every command shares (runc's global flags).
+public struct RuntimeOptions {
+    public var root: String = "/run/skiff"
+    public var systemdCgroup = false
+    public var debug = false
+    public var log: Logger = Logger()
+    public init() {}
+}
+
+public struct CreateOptions {
+    public var bundle: String = "."
+    public var pidFile: String?
+    public var consoleSocket: String?
+    public var noPivot = false
+    public var noNewKeyring = false
+    public var preserveFDs: Int32 = 0
+    /// `run` in the foreground with a terminal: skiff itself receives the pty master.
+    public var consoleSocketFD: Int32?
+    public init() {}
+}
+
+/// The OCI version skiff implements, reported in `state` and `features`.
+public let ociVersion = "1.3.0"
+public let skiffVersion = "0.1.0"
+
+/// RFC 3339 with nanoseconds in UTC, as Go's time.RFC3339Nano prints it.
+public func rfc3339Now(nanos: Bool = true) -> String {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    var t = ts.tv_sec
+    var tmv = tm()
+    gmtime_r(&t, &tmv)
+    func pad(_ v: Int32, _ w: Int) -> String {
+        let s = String(v)
+        return String(repeating: "0", count: max(0, w - s.count)) + s
+    }
+    var s = "\(tmv.tm_year + 1900)-\(pad(tmv.tm_mon + 1, 2))-\(pad(tmv.tm_mday, 2))T\(pad(tmv.tm_hour, 2)):\(pad(tmv.tm_min, 2)):\(pad(tmv.tm_sec, 2))"
+    if nanos {
+        var frac = pad(Int32(ts.tv_nsec), 9)
+        while frac.hasSuffix("0") { frac.removeLast() }
+        if !frac.isEmpty { s += "." + frac }
+    }
+    return s + "Z"
+}

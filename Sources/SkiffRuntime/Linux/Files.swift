@@ -1,0 +1,141 @@
+import Glibc
+import CSkiffInit
+
+/// Small file helpers; all paths are plain host paths unless a dirfd is given.
+public enum Files {
+    public static func read(_ path: String) throws -> [UInt8] {
+        let fd = try sys("open", path) { open(path, O_RDONLY | O_CLOEXEC) }
+        defer { close(fd) }
+        return try readAll(fd, path)
+    }
+
+    public static func readAll(_ fd: Int32, _ path: String = "") throws -> [UInt8] {
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 16384)
+        while true {
+            let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SysError(errno, "read", path)
+            }
+            if n == 0 { break }
+            out.append(contentsOf: buf[0..<n])
+        }
+        return out
+    }
+
+    public static func readString(_ path: String) throws -> String {
+        String(decoding: try read(path), as: UTF8.self)
+    }
+
+    /// Writes to an existing file (procfs, cgroupfs, sysfs) without creating or truncating it.
+    public static func writeExisting(_ path: String, _ text: String) throws {
+        let fd = try sys("open", path) { open(path, O_WRONLY | O_CLOEXEC) }
+        defer { close(fd) }
+        try writeAll(fd, Array(text.utf8), path)
+    }
+
+    public static func writeAll(_ fd: Int32, _ bytes: [UInt8], _ path: String = "") throws {
+        var off = 0
+        while off < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, $0.count - off) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SysError(errno, "write", path)
+            }
+            off += n
+        }
+    }
+
+    /// Writes a file atomically: a temporary file in the same directory, then rename.
+    public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o600) throws {
+        let tmp = path + ".tmp\(getpid())"
+        let fd = try sys("create", tmp) { open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode) }
+        do {
+            try writeAll(fd, bytes, tmp)
+            close(fd)
+            try sys("rename", path) { rename(tmp, path) }
+        } catch {
+            close(fd)
+            unlink(tmp)
+            throw error
+        }
+    }
+
+    public static func exists(_ path: String) -> Bool {
+        access(path, F_OK) == 0
+    }
+
+    public static func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    public static func mkdirAll(_ path: String, mode: mode_t = 0o755) throws {
+        if mkdir(path, mode) == 0 || errno == EEXIST { return }
+        guard errno == ENOENT else { throw SysError(errno, "mkdir", path) }
+        let parent = dirname(of: path)
+        if parent != path { try mkdirAll(parent, mode: mode) }
+        if mkdir(path, mode) != 0 && errno != EEXIST { throw SysError(errno, "mkdir", path) }
+    }
+
+    /// Removes a directory tree (state dirs only: small, flat, ours).
+    public static func removeTree(_ path: String) {
+        if let dir = opendir(path) {
+            while let ent = readdir(dir) {
+                let name = withUnsafeBytes(of: ent.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+                if name == "." || name == ".." { continue }
+                let child = path + "/" + name
+                if ent.pointee.d_type == UInt8(DT_DIR) { removeTree(child) } else { unlink(child) }
+            }
+            closedir(dir)
+        }
+        rmdir(path)
+    }
+
+    public static func listDirectory(_ path: String) -> [String] {
+        guard let dir = opendir(path) else { return [] }
+        defer { closedir(dir) }
+        var out: [String] = []
+        while let ent = readdir(dir) {
+            let name = withUnsafeBytes(of: ent.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            if name != "." && name != ".." { out.append(name) }
+        }
+        return out
+    }
+
+    public static func realPath(_ path: String) throws -> String {
+        guard let p = realpath(path, nil) else { throw SysError(errno, "resolve", path) }
+        defer { free(p) }
+        return String(cString: p)
+    }
+
+    public static func dirname(of path: String) -> String {
+        guard let i = path.lastIndex(of: "/") else { return "." }
+        if i == path.startIndex { return "/" }
+        return String(path[..<i])
+    }
+
+    public static func cwd() -> String {
+        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buf, buf.count) != nil else { return "/" }
+        return String(cString: buf)
+    }
+
+    /// Joins a path to a base unless it is absolute.
+    public static func absolute(_ path: String, relativeTo base: String) -> String {
+        if path.hasPrefix("/") { return path }
+        return base.hasSuffix("/") ? base + path : base + "/" + path
+    }
+
+    /// Collapses ".", ".." and duplicate slashes lexically (no symlinks followed).
+    public static func clean(_ path: String) -> String {
+        var parts: [Substring] = []
+        for c in path.split(separator: "/", omittingEmptySubsequences: true) {
+            if c == "." { continue }
+            if c == ".." { if !parts.isEmpty { parts.removeLast() }; continue }
+            parts.append(c)
+        }
+        return "/" + parts.joined(separator: "/")
+    }
+}

@@ -1,0 +1,88 @@
+import Glibc
+import CSkiffInit
+
+/// mount(2) and friends with typed errors.
+public enum Mounts {
+    public static func mount(_ source: String?, _ target: String, _ type: String?, _ flags: UInt, _ data: String?,
+                             shownAs: String? = nil) throws {
+        let r = Glibc.mount(source, target, type, flags, data)
+        if r != 0 {
+            let what = "mount \(type ?? "") \(source ?? "none") (flags 0x\(String(flags, radix: 16))\(data.map { ", data \"\($0)\"" } ?? "")) on"
+            throw SysError(errno, what, shownAs ?? target)
+        }
+    }
+
+    public static func setattr(fd: Int32, recursive: Bool, set: UInt64, clear: UInt64, shownAs: String) throws {
+        let AT_EMPTY_PATH: UInt32 = 0x1000, AT_RECURSIVE: UInt32 = 0x8000
+        let flags = AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0)
+        if skiff_mount_setattr(fd, "", flags, set, clear, 0) != 0 {
+            throw SysError(errno, "mount_setattr", shownAs)
+        }
+    }
+
+    public static func unmount(_ target: String, _ flags: Int32) throws {
+        if umount2(target, flags) != 0 { throw SysError(errno, "umount", target) }
+    }
+}
+
+/// Resolves paths inside a root directory without ever leaving it, creating what is
+/// missing (CVE-2019-19921, CVE-2021-30465): every lookup is an openat2 with
+/// RESOLVE_IN_ROOT against a fd of the root, so a symlink swapped in can only point
+/// back inside, and the mount is made on the fd we resolved, not on a path.
+public struct RootResolver {
+    public let rootFD: Int32
+    public let rootPath: String
+
+    static let RESOLVE_NO_MAGICLINKS: UInt64 = 0x02
+    static let RESOLVE_IN_ROOT: UInt64 = 0x10
+    static let O_PATH_: Int32 = 0o10000000
+
+    public init(rootPath: String) throws {
+        self.rootPath = rootPath
+        rootFD = try sys("open rootfs", rootPath) { Glibc.open(rootPath, RootResolver.O_PATH_ | O_DIRECTORY | O_CLOEXEC) }
+    }
+
+    /// Opens `path` (absolute inside the root) as an O_PATH fd.
+    public func open(_ path: String, directory: Bool = false) throws -> Int32 {
+        let rel = path.drop(while: { $0 == "/" })
+        let flags = UInt64(RootResolver.O_PATH_ | O_CLOEXEC | (directory ? O_DIRECTORY : 0))
+        let fd = skiff_openat2(rootFD, rel.isEmpty ? "." : String(rel), flags, 0,
+                               RootResolver.RESOLVE_IN_ROOT | RootResolver.RESOLVE_NO_MAGICLINKS)
+        if fd < 0 { throw SysError(errno, "open in rootfs", rootPath + path) }
+        return fd
+    }
+
+    /// Opens `path`, creating missing directories (and the last component as a file when
+    /// `file` is true). Returns an O_PATH fd.
+    public func openOrCreate(_ path: String, file: Bool, mode: mode_t = 0o755) throws -> Int32 {
+        if let fd = try? open(path) { return fd }
+        let parts = path.split(separator: "/").map(String.init)
+        var parent = try open("/", directory: true)
+        defer { close(parent) }
+        var sofar = ""
+        for (i, part) in parts.enumerated() {
+            sofar += "/" + part
+            let last = i == parts.count - 1
+            if let fd = try? open(sofar) {
+                if last { return fd }
+                close(parent)
+                parent = fd
+                continue
+            }
+            if last && file {
+                let fd = openat(parent, part, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0o644)
+                if fd < 0 && errno != EEXIST { throw SysError(errno, "create file in rootfs", rootPath + sofar) }
+                if fd >= 0 { close(fd) }
+            } else if mkdirat(parent, part, mode) != 0 && errno != EEXIST {
+                throw SysError(errno, "mkdir in rootfs", rootPath + sofar)
+            }
+            let fd = try open(sofar)
+            if last { return fd }
+            close(parent)
+            parent = fd
+        }
+        return try open(path)
+    }
+
+    public static func procPath(_ fd: Int32) -> String { "/proc/self/fd/\(fd)" }
+}

@@ -1,0 +1,66 @@
+import Glibc
+import CSkiffInit
+
+/// The last steps of the container's init before exec: identity, limits, signals.
+public enum ProcessSetup {
+    public static func setRlimits(_ limits: [Spec.Rlimit]) throws {
+        for l in limits {
+            if skiff_prlimit(l.resource, l.soft, l.hard) != 0 {
+                throw SysError(errno, "setrlimit \(l.type)")
+            }
+        }
+    }
+
+    public static func setOOMScoreAdj(_ v: Int) throws {
+        try Files.writeExisting("/proc/self/oom_score_adj", String(v))
+    }
+
+    public static func setUser(_ u: Spec.User, inUserNamespace: Bool, allowSetgroups: Bool) throws {
+        if allowSetgroups {
+            var gids = u.additionalGids.map { gid_t($0) }
+            if setgroups(gids.count, &gids) != 0 { throw SysError(errno, "setgroups") }
+        }
+        if skiff_setresgid(u.gid) != 0 { throw SysError(errno, "setgid \(u.gid)") }
+        if skiff_setresuid(u.uid) != 0 { throw SysError(errno, "setuid \(u.uid)") }
+    }
+
+    public static func setNoNewPrivileges() throws {
+        if skiff_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 { throw SysError(errno, "prctl(PR_SET_NO_NEW_PRIVS)") }
+    }
+
+    /// Signals the runtime blocked or ignored must not leak into the container.
+    public static func resetSignals() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigprocmask(SIG_SETMASK, &set, nil)
+        for s in 1..<Int32(65) where s != SIGKILL && s != SIGSTOP {
+            signal(s, SIG_DFL)
+        }
+    }
+
+    /// PATH lookup with the container's PATH, as execvp would do with it.
+    public static func lookPath(_ file: String, env: [String]) throws -> String {
+        if file.contains("/") {
+            guard access(file, X_OK) == 0 else { throw SysError(errno, "exec", file) }
+            return file
+        }
+        let pathVar = env.last(where: { $0.hasPrefix("PATH=") }).map { String($0.dropFirst(5)) }
+            ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        for dir in pathVar.split(separator: ":", omittingEmptySubsequences: false) {
+            let candidate = (dir.isEmpty ? "." : String(dir)) + "/" + file
+            var st = stat()
+            if stat(candidate, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, access(candidate, X_OK) == 0 {
+                return candidate
+            }
+        }
+        throw RuntimeError("exec: \"\(file)\": executable file not found in $PATH")
+    }
+
+    /// execve with C strings built here; returns only on failure.
+    public static func exec(_ path: String, _ args: [String], _ env: [String]) -> Int32 {
+        var cargs = args.map { strdup($0) } + [nil]
+        var cenv = env.map { strdup($0) } + [nil]
+        execve(path, &cargs, &cenv)
+        return errno
+    }
+}

@@ -1,0 +1,125 @@
+import Glibc
+import CSkiffInit
+
+/// The container's filesystem: mounts in config order under the rootfs, /dev, then
+/// pivot_root, masked and read-only paths. Runs in the child, in its mount namespace.
+enum Rootfs {
+    /// Stops mount events leaking to the host and makes the rootfs a mount point.
+    static func prepare(_ plan: LaunchPlan) throws {
+        // rslave unless the config asks otherwise: host mounts still reach us, ours never reach the host.
+        var flags = UInt(MS_SLAVE | MS_REC)
+        if let p = plan.spec.linux.rootfsPropagation, let f = MountOptions.propagationFlags[p] { flags = f }
+        try Mounts.mount(nil, "/", nil, flags, nil)
+        try Mounts.mount(plan.rootfs, plan.rootfs, "bind", UInt(MS_BIND | MS_REC), nil)
+    }
+
+    static func mountAll(_ plan: LaunchPlan) throws {
+        let root = try RootResolver(rootPath: plan.rootfs)
+        defer { close(root.rootFD) }
+        for m in plan.mounts {
+            try mountOne(m, root: root, plan: plan)
+        }
+        if plan.setupDev {
+            for d in Devices.defaults + plan.spec.linux.devices {
+                try Devices.create(d, in: root, bindFromHost: plan.newUserNamespace)
+            }
+            try Devices.createSymlinks(in: root)
+        } else {
+            for d in plan.spec.linux.devices { try Devices.create(d, in: root, bindFromHost: plan.newUserNamespace) }
+        }
+    }
+
+    static func mountOne(_ m: LaunchPlan.PlannedMount, root: RootResolver, plan: LaunchPlan) throws {
+        let shown = m.destination
+        let fd = try root.openOrCreate(m.destination, file: m.isBind && !m.sourceIsDirectory)
+        defer { close(fd) }
+        let target = RootResolver.procPath(fd)
+        let o = m.options
+        if m.isBind {
+            try Mounts.mount(m.source, target, nil, UInt(MS_BIND) | (o.flags & UInt(MS_REC)), nil, shownAs: shown)
+            // Bind mounts ignore per-mount flags until remounted; remount through a fresh
+            // fd because the old one points at the mount point underneath.
+            let changeable = UInt(MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME)
+            if o.flags & changeable != 0 {
+                let top = try root.open(m.destination)
+                defer { close(top) }
+                try Mounts.mount(nil, RootResolver.procPath(top), nil,
+                                 UInt(MS_BIND | MS_REMOUNT) | (o.flags & changeable), nil, shownAs: shown)
+            }
+        } else {
+            var flags = o.flags
+            var data = o.dataString
+            if m.type == "cgroup2" { data = "" }
+            if m.type == "mqueue" || m.type == "sysfs" || m.type == "cgroup2" {
+                flags &= ~UInt(MS_REC)
+            }
+            do {
+                try Mounts.mount(m.source, target, m.type, flags, data.isEmpty ? nil : data, shownAs: shown)
+            } catch let e as SysError where (m.type == "sysfs" || m.type == "mqueue") && (e.errno == EPERM || e.errno == EBUSY) && plan.newUserNamespace {
+                // Without its own network namespace a user namespace may not mount sysfs: bind the host's.
+                try Mounts.mount("/" + (m.type == "sysfs" ? "sys" : "dev/mqueue"), target, nil, UInt(MS_BIND | MS_REC), nil, shownAs: shown)
+            }
+        }
+        if !o.propagation.isEmpty || o.recursiveSet != 0 || o.recursiveClear != 0 {
+            let top = try root.open(m.destination)
+            defer { close(top) }
+            for p in o.propagation {
+                try Mounts.mount(nil, RootResolver.procPath(top), nil, p, nil, shownAs: shown)
+            }
+            if o.recursiveSet != 0 || o.recursiveClear != 0 {
+                try Mounts.setattr(fd: top, recursive: true, set: o.recursiveSet, clear: o.recursiveClear, shownAs: shown)
+            }
+        }
+    }
+
+    /// pivot_root into the rootfs (or MS_MOVE + chroot with --no-pivot).
+    static func enter(_ plan: LaunchPlan) throws {
+        if chdir(plan.rootfs) != 0 { throw SysError(errno, "chdir", plan.rootfs) }
+        if plan.noPivot {
+            try Mounts.mount(plan.rootfs, "/", nil, UInt(MS_MOVE), nil)
+            if chroot(".") != 0 { throw SysError(errno, "chroot", plan.rootfs) }
+        } else {
+            // pivot_root(".", ".") stacks the old root on top of the new one; detaching it
+            // leaves the new root alone without needing a directory for the old one.
+            if skiff_pivot_root(".", ".") != 0 { throw SysError(errno, "pivot_root", plan.rootfs) }
+            try Mounts.mount(nil, ".", nil, UInt(MS_SLAVE | MS_REC), nil)
+            try Mounts.unmount(".", Int32(MNT_DETACH))
+        }
+        if chdir("/") != 0 { throw SysError(errno, "chdir", "/") }
+    }
+
+    /// After pivot: masked and read-only paths, the read-only root, and the root's propagation.
+    static func finish(_ plan: LaunchPlan) throws {
+        let linux = plan.spec.linux
+        for p in linux.readonlyPaths {
+            do {
+                try Mounts.mount(p, p, nil, UInt(MS_BIND | MS_REC), nil)
+                try Mounts.mount(nil, p, nil, UInt(MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC), nil)
+            } catch let e as SysError where e.errno == ENOENT {
+                continue
+            }
+        }
+        for p in linux.maskedPaths {
+            var st = stat()
+            guard lstat(p, &st) == 0 else { continue }
+            if (st.st_mode & S_IFMT) == S_IFDIR {
+                try Mounts.mount("tmpfs", p, "tmpfs", UInt(MS_RDONLY), nil)
+            } else {
+                try Mounts.mount("/dev/null", p, nil, UInt(MS_BIND), nil)
+            }
+        }
+        if plan.spec.root?.readonly == true {
+            // Keep the flags the bind already has (nodev etc.): remount with them plus ro.
+            var fs = statvfs()
+            statvfs("/", &fs)
+            var flags = UInt(MS_BIND | MS_REMOUNT | MS_RDONLY)
+            if fs.f_flag & UInt(ST_NOSUID) != 0 { flags |= UInt(MS_NOSUID) }
+            if fs.f_flag & UInt(ST_NODEV) != 0 { flags |= UInt(MS_NODEV) }
+            if fs.f_flag & UInt(ST_NOEXEC) != 0 { flags |= UInt(MS_NOEXEC) }
+            try Mounts.mount(nil, "/", nil, flags, nil)
+        }
+        if let p = linux.rootfsPropagation, let f = MountOptions.propagationFlags[p] {
+            try Mounts.mount(nil, "/", nil, f, nil)
+        }
+    }
+}

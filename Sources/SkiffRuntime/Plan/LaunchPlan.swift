@@ -1,0 +1,88 @@
+import Glibc
+
+/// Everything the container's init needs, computed in the parent before the clone so
+/// that the child only carries it out (and so that it can be unit-tested).
+public struct LaunchPlan {
+    public struct PlannedMount: Equatable {
+        public var destination: String   // clean, absolute, inside the container
+        public var type: String          // filesystem type, "bind" for bind mounts
+        public var source: String        // host path for binds, else the fs source
+        public var options: MountOptions
+        public var isBind: Bool
+        public var sourceIsDirectory: Bool
+    }
+
+    public var id: String
+    public var bundle: String
+    public var rootfs: String
+    public var spec: Spec
+    public var process: Spec.Process
+    /// CLONE_NEW* flags passed to clone3.
+    public var cloneFlags: UInt64
+    /// Namespaces to create after joining existing ones (or after cgroup placement).
+    public var unshareFlags: Int32
+    /// Existing namespaces to join, user first.
+    public var joins: [(NamespaceKind, String)]
+    /// Joining a pid or user namespace needs one more fork for the real init.
+    public var forkAfterJoin: Bool
+    public var newUserNamespace: Bool
+    public var newTimeNamespace: Bool
+    public var mounts: [PlannedMount]
+    /// Whether skiff populates /dev (not when /dev is bind-mounted from outside).
+    public var setupDev: Bool
+    public var noPivot: Bool
+    public var noNewKeyring: Bool
+    public var preserveFDs: Int32
+
+    public static func make(id: String, bundle: String, spec: Spec, noPivot: Bool = false,
+                            noNewKeyring: Bool = false, preserveFDs: Int32 = 0) throws -> LaunchPlan {
+        guard let process = spec.process, let root = spec.root else { throw RuntimeError("config has no process or root") }
+        let rootfs = Files.absolute(root.path, relativeTo: bundle)
+        var clone: UInt64 = 0
+        var unshare: Int32 = 0
+        var joins: [(NamespaceKind, String)] = []
+        let joinsUser = spec.linux.namespaces.contains { $0.type == .user && $0.path != nil }
+        for ns in spec.linux.namespaces {
+            if let p = ns.path {
+                joins.append((ns.type, p))
+            } else if ns.type == .cgroup || ns.type == .time || joinsUser {
+                // cgroup: unshared once the child sits in its cgroup, so that cgroup is its root.
+                // time: unshared before exec, which moves the program into it (offsets first).
+                // With a joined user namespace, new ones are made after joining it, so it owns them.
+                unshare |= ns.type.cloneFlag
+            } else {
+                clone |= UInt64(UInt32(bitPattern: ns.type.cloneFlag))
+            }
+        }
+        joins.sort { a, b in a.0 == .user && b.0 != .user }
+        let kinds = Set(spec.linux.namespaces.map(\.type))
+        guard kinds.contains(.mount) else {
+            throw ConfigError("linux.namespaces", "a mount namespace is required")
+        }
+        let forkAfterJoin = joins.contains { $0.0 == .pid || $0.0 == .user } || (joinsUser && unshare & CLONE_NEWPID != 0)
+
+        var mounts: [PlannedMount] = []
+        for m in spec.mounts {
+            let opts = MountOptions.parse(m.options)
+            let bind = opts.isBind || m.type == "bind"
+            var type = m.type ?? "bind"
+            if type == "cgroup" { type = "cgroup2" }  // skiff drives cgroup v2 only
+            var source = m.source ?? type
+            var isDir = true
+            if bind {
+                source = Files.absolute(source, relativeTo: bundle)
+                var st = stat()
+                isDir = stat(source, &st) != 0 || (st.st_mode & S_IFMT) == S_IFDIR
+            }
+            mounts.append(PlannedMount(destination: Files.clean(m.destination), type: bind ? "bind" : type,
+                                       source: source, options: opts, isBind: bind, sourceIsDirectory: isDir))
+        }
+        let devBound = mounts.contains { $0.destination == "/dev" && $0.isBind }
+        return LaunchPlan(id: id, bundle: bundle, rootfs: rootfs, spec: spec, process: process,
+                          cloneFlags: clone, unshareFlags: unshare, joins: joins, forkAfterJoin: forkAfterJoin,
+                          newUserNamespace: clone & UInt64(CLONE_NEWUSER) != 0 || (!joinsUser && unshare & CLONE_NEWUSER != 0),
+                          newTimeNamespace: unshare & 0x80 != 0,
+                          mounts: mounts, setupDev: !devBound, noPivot: noPivot, noNewKeyring: noNewKeyring,
+                          preserveFDs: preserveFDs)
+    }
+}

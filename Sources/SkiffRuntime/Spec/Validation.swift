@@ -1,0 +1,150 @@
+import Glibc
+
+/// Checks a parsed config before anything is touched on the host. Each error names the
+/// JSON path of the field at fault. `bundle` is the absolute bundle directory.
+public enum Validation {
+    public static func validate(_ spec: Spec, bundle: String) throws {
+        guard let process = spec.process else { throw ConfigError("process", "is required to create a container") }
+        guard !process.args.isEmpty else { throw ConfigError("process.args", "must contain at least one element") }
+        guard process.cwd.hasPrefix("/") else {
+            throw ConfigError("process.cwd", "must be an absolute path, got \"\(process.cwd)\"")
+        }
+        for (i, e) in process.env.enumerated() where !e.contains("=") {
+            throw ConfigError("process.env[\(i)]", "\"\(e)\" is not of the form KEY=VALUE")
+        }
+        if let caps = process.capabilities {
+            for (set, names) in [("bounding", caps.bounding), ("effective", caps.effective),
+                                 ("inheritable", caps.inheritable), ("permitted", caps.permitted),
+                                 ("ambient", caps.ambient)] {
+                for (i, name) in names.enumerated() where Capabilities.number(of: name) == nil {
+                    throw ConfigError("process.capabilities.\(set)[\(i)]", "unknown capability \"\(name)\"")
+                }
+            }
+        }
+        if let adj = process.oomScoreAdj, adj < -1000 || adj > 1000 {
+            throw ConfigError("process.oomScoreAdj", "\(adj) is outside -1000...1000")
+        }
+        if let umask = process.user.umask, umask > 0o777 {
+            throw ConfigError("process.user.umask", "\(umask) is not a valid umask")
+        }
+        var seenRlimits = Set<String>()
+        for (i, r) in process.rlimits.enumerated() where !seenRlimits.insert(r.type).inserted {
+            throw ConfigError("process.rlimits[\(i)].type", "duplicate rlimit \"\(r.type)\"")
+        }
+
+        guard let root = spec.root else { throw ConfigError("root", "is required") }
+        guard !root.path.isEmpty else { throw ConfigError("root.path", "is required") }
+        let rootfs = Files.absolute(root.path, relativeTo: bundle)
+        guard Files.isDirectory(rootfs) else {
+            throw ConfigError("root.path", "\(rootfs) is not a directory")
+        }
+
+        let linux = spec.linux
+        var kinds = Set<NamespaceKind>()
+        for (i, ns) in linux.namespaces.enumerated() {
+            guard kinds.insert(ns.type).inserted else {
+                throw ConfigError("linux.namespaces[\(i)].type", "duplicate namespace \"\(ns.type.rawValue)\"")
+            }
+            if let p = ns.path {
+                guard p.hasPrefix("/") else { throw ConfigError("linux.namespaces[\(i)].path", "must be absolute") }
+                guard Files.exists(p) else { throw ConfigError("linux.namespaces[\(i)].path", "\(p) does not exist") }
+            }
+        }
+        if (!linux.uidMappings.isEmpty || !linux.gidMappings.isEmpty) && !kinds.contains(.user) {
+            throw ConfigError("linux.uidMappings", "id mappings need a user namespace in linux.namespaces")
+        }
+        if kinds.contains(.user), linux.namespaces.first(where: { $0.type == .user })?.path == nil,
+           linux.uidMappings.isEmpty || linux.gidMappings.isEmpty {
+            throw ConfigError("linux.uidMappings", "a new user namespace needs uidMappings and gidMappings")
+        }
+        if !linux.timeOffsets.isEmpty {
+            guard let t = linux.namespaces.first(where: { $0.type == .time }), t.path == nil else {
+                throw ConfigError("linux.timeOffsets", "needs a new time namespace in linux.namespaces")
+            }
+            for o in linux.timeOffsets where o.clock != "monotonic" && o.clock != "boottime" {
+                throw ConfigError("linux.timeOffsets.\(o.clock)", "unknown clock (want monotonic or boottime)")
+            }
+        }
+        if spec.hostname.map({ !$0.isEmpty }) ?? false, !kinds.contains(.uts) {
+            throw ConfigError("hostname", "setting a hostname needs a uts namespace")
+        }
+        if spec.domainname.map({ !$0.isEmpty }) ?? false, !kinds.contains(.uts) {
+            throw ConfigError("domainname", "setting a domainname needs a uts namespace")
+        }
+        for (key, _) in linux.sysctl {
+            try validateSysctl(key, namespaces: kinds)
+        }
+        if let p = linux.rootfsPropagation, MountOptions.propagationFlags[p] == nil {
+            throw ConfigError("linux.rootfsPropagation", "unknown propagation \"\(p)\"")
+        }
+        for (i, m) in spec.mounts.enumerated() {
+            guard !m.destination.isEmpty else { throw ConfigError("mounts[\(i)].destination", "is required") }
+            let opts = MountOptions.parse(m.options)
+            if !opts.isBind && (m.type ?? "").isEmpty {
+                throw ConfigError("mounts[\(i)].type", "is required for a mount that is not a bind mount")
+            }
+            if opts.isBind || m.type == "bind" {
+                let src = Files.absolute(m.source ?? "", relativeTo: bundle)
+                guard let s = m.source, !s.isEmpty, Files.exists(src) else {
+                    throw ConfigError("mounts[\(i)].source", "bind source \"\(m.source ?? "")\" does not exist")
+                }
+            }
+        }
+        for (i, d) in linux.devices.enumerated() {
+            guard ["c", "b", "u", "p"].contains(d.type) else {
+                throw ConfigError("linux.devices[\(i)].type", "invalid device type \"\(d.type)\" (want c, b, u or p)")
+            }
+            guard d.path.hasPrefix("/dev/") else {
+                throw ConfigError("linux.devices[\(i)].path", "\(d.path) is not under /dev")
+            }
+        }
+        if let res = linux.resources {
+            // Only the device allow-list is enforced so far; refuse limits we would silently drop.
+            for key in res.raw.keys where key != "devices" {
+                if case .null? = res.raw[key] { continue }
+                if case .object(let o)? = res.raw[key], o.isEmpty { continue }
+                if case .array(let a)? = res.raw[key], a.isEmpty { continue }
+                throw ConfigError("linux.resources.\(key)", "cgroup resource limits are not supported yet")
+            }
+        }
+        for (kind, hooks) in [("prestart", spec.hooks.prestart), ("createRuntime", spec.hooks.createRuntime),
+                              ("createContainer", spec.hooks.createContainer), ("startContainer", spec.hooks.startContainer),
+                              ("poststart", spec.hooks.poststart), ("poststop", spec.hooks.poststop)] {
+            for (i, h) in hooks.enumerated() where !h.path.hasPrefix("/") {
+                throw ConfigError("hooks.\(kind)[\(i)].path", "must be absolute, got \"\(h.path)\"")
+            }
+        }
+    }
+
+    /// runc's rule: only namespaced sysctls, and only with the namespace they belong to.
+    static func validateSysctl(_ key: String, namespaces: Set<NamespaceKind>) throws {
+        let path = "linux.sysctl.\(key)"
+        let ipc: Set<String> = ["kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+                                "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"]
+        if ipc.contains(key) || key.hasPrefix("fs.mqueue.") {
+            guard namespaces.contains(.ipc) else { throw ConfigError(path, "needs an ipc namespace") }
+            return
+        }
+        if key.hasPrefix("net.") {
+            guard namespaces.contains(.network) else { throw ConfigError(path, "needs a network namespace") }
+            return
+        }
+        if key == "kernel.hostname" || key == "kernel.domainname" {
+            guard namespaces.contains(.uts) else { throw ConfigError(path, "needs a uts namespace") }
+            return
+        }
+        throw ConfigError(path, "sysctl \"\(key)\" is not in a namespace the container owns")
+    }
+
+    /// Container IDs: runc's rule, plus a length bound.
+    public static func validateID(_ id: String) throws {
+        guard !id.isEmpty else { throw RuntimeError("container id cannot be empty") }
+        guard id.utf8.count <= 1024 else { throw RuntimeError("invalid container id: longer than 1024 characters") }
+        guard id != "." && id != ".." else { throw RuntimeError("invalid container id: \(id)") }
+        for c in id.utf8 {
+            let ok = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
+                || c == UInt8(ascii: "_") || c == UInt8(ascii: "-") || c == UInt8(ascii: ".") || c == UInt8(ascii: "+")
+            guard ok else { throw RuntimeError("invalid container id format: \(id)") }
+        }
+    }
+}

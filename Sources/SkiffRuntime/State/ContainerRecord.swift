@@ -1,0 +1,56 @@
+/// What skiff keeps about one container in <root>/<id>/state.json. The OCI status is
+/// not stored: it is derived from the process, the exec fifo and the freezer, so it
+/// can never go stale.
+public struct ContainerRecord {
+    public var id: String
+    public var pid: Int32
+    /// /proc/<pid>/stat start time, so a recycled pid is never taken for our init.
+    public var pidStartTime: UInt64
+    public var bundle: String
+    public var rootfs: String
+    public var created: String
+    public var owner: String
+    public var annotations: [(String, String)]
+    public var cgroupPath: String?
+    public var poststop: [Spec.Hook]
+
+    public init(id: String, pid: Int32, pidStartTime: UInt64, bundle: String, rootfs: String, created: String,
+                owner: String, annotations: [(String, String)], cgroupPath: String?, poststop: [Spec.Hook]) {
+        self.id = id; self.pid = pid; self.pidStartTime = pidStartTime; self.bundle = bundle; self.rootfs = rootfs
+        self.created = created; self.owner = owner; self.annotations = annotations; self.cgroupPath = cgroupPath
+        self.poststop = poststop
+    }
+
+    public var json: JSON {
+        var o = JSONObject()
+        o["id"] = .string(id)
+        o["pid"] = .int(pid)
+        o["pidStartTime"] = .int(pidStartTime)
+        o["bundle"] = .string(bundle)
+        o["rootfs"] = .string(rootfs)
+        o["created"] = .string(created)
+        o["owner"] = .string(owner)
+        o["annotations"] = .object(JSONObject(annotations.map { ($0.0, JSON.string($0.1)) }))
+        if let cgroupPath { o["cgroupPath"] = .string(cgroupPath) }
+        o["poststop"] = .array(poststop.map(\.json))
+        return .object(o)
+    }
+
+    public init(json: JSON) throws {
+        let n = JSONNode(json, path: "state.json")
+        id = try n["id"].requiredString()
+        pid = try n["pid"].requiredInteger()
+        pidStartTime = try n["pidStartTime"].integer() ?? 0
+        bundle = try n["bundle"].string() ?? ""
+        rootfs = try n["rootfs"].string() ?? ""
+        created = try n["created"].string() ?? ""
+        owner = try n["owner"].string() ?? ""
+        annotations = try n["annotations"].stringMap() ?? []
+        cgroupPath = try n["cgroupPath"].string()
+        poststop = try n["poststop"].map(Spec.Hook.init) ?? []
+    }
+}
+
+public enum ContainerStatus: String {
+    case creating, created, running, paused, stopped
+}

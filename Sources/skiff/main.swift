@@ -1,0 +1,190 @@
+import Glibc
+import SkiffRuntime
+
+// skiff: a runc-compatible command line over SkiffRuntime.
+
+let globalFlags = [
+    Flag(names: ["root"], takesValue: true), Flag(names: ["log"], takesValue: true),
+    Flag(names: ["log-format"], takesValue: true), Flag(names: ["debug"], takesValue: false),
+    Flag(names: ["systemd-cgroup"], takesValue: false), Flag(names: ["cgroup-manager"], takesValue: true),
+    Flag(names: ["rootless"], takesValue: true), Flag(names: ["criu"], takesValue: true),
+    Flag(names: ["version", "v"], takesValue: false), Flag(names: ["help", "h"], takesValue: false),
+]
+let createFlags = [
+    Flag(names: ["bundle", "b"], takesValue: true), Flag(names: ["pid-file"], takesValue: true),
+    Flag(names: ["console-socket"], takesValue: true), Flag(names: ["no-pivot"], takesValue: false),
+    Flag(names: ["no-new-keyring"], takesValue: false), Flag(names: ["preserve-fds"], takesValue: true),
+]
+
+let usage = """
+skiff - a runc-compatible OCI container runtime
+
+USAGE: skiff [global options] command [command options] [arguments...]
+
+COMMANDS:
+   create    create a container (create [-b bundle] [--pid-file F] [--console-socket S] [--no-pivot] [--no-new-keyring] [--preserve-fds N] ID)
+   start     start a created container (start ID)
+   run       create and start a container (create's options plus -d/--detach, --keep)
+   state     print the state of a container as JSON (state ID)
+   kill      send a signal to the container's init (kill [-a|--all] ID [SIGNAL], default SIGTERM)
+   delete    delete a container (delete [-f|--force] ID)
+   list      list containers (list [--format table|json] [-q])
+   spec      write a default config.json (spec [-b bundle] [--rootless])
+   features  print the features skiff supports, as JSON
+
+GLOBAL OPTIONS:
+   --root value            root directory for container state (default: "/run/skiff")
+   --log value             file to write log lines to (default: stderr)
+   --log-format value      'text' (default) or 'json'
+   --debug                 enable debug logging
+   --systemd-cgroup        use the systemd cgroup driver (cgroupsPath "slice:prefix:name")
+   --cgroup-manager value  cgroupfs, systemd or disabled
+   --version, -v           print the version
+   --help, -h              show help
+
+"""
+
+func out(_ s: String) {
+    let b = Array(s.utf8)
+    _ = b.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+}
+
+func exactlyOne(_ p: ParsedArgs, _ cmd: String) throws -> String {
+    guard p.positional.count == 1 else {
+        throw UsageError(description: "skiff: \"\(cmd)\" requires exactly 1 argument(s)")
+    }
+    return p.positional[0]
+}
+
+func createOptions(_ p: ParsedArgs) throws -> CreateOptions {
+    var o = CreateOptions()
+    o.bundle = p.string("bundle") ?? "."
+    o.pidFile = p.string("pid-file")
+    o.consoleSocket = p.string("console-socket")
+    o.noPivot = p.bool("no-pivot")
+    o.noNewKeyring = p.bool("no-new-keyring")
+    if let n = p.string("preserve-fds") {
+        guard let v = Int32(n), v >= 0 else { throw UsageError(description: "invalid value \"\(n)\" for --preserve-fds") }
+        o.preserveFDs = v
+    }
+    return o
+}
+
+func main() -> Int32 {
+    var runtime = RuntimeOptions()
+    let argv = CommandLine.arguments.dropFirst()
+    var stderrLog = Logger()
+    do {
+        let (g, rest) = try parseFlags(argv, globalFlags, stopAtPositional: true)
+        if g.bool("version") {
+            out("skiff version \(skiffVersion)\nspec: \(ociVersion)\n")
+            return 0
+        }
+        if let f = g.string("log-format") {
+            guard let fmt = Logger.Format(rawValue: f) else {
+                throw UsageError(description: "invalid --log-format \"\(f)\" (want text or json)")
+            }
+            runtime.log.format = fmt
+        }
+        runtime.log.debugEnabled = g.bool("debug")
+        runtime.debug = g.bool("debug")
+        stderrLog.debugEnabled = runtime.debug
+        if let path = g.string("log"), path != "/dev/stderr" {
+            try runtime.log.open(path: path)
+        }
+        if let r = g.string("root") { runtime.root = r }
+        runtime.systemdCgroup = g.bool("systemd-cgroup") || g.string("cgroup-manager") == "systemd"
+        guard let cmd = rest.first, !g.bool("help") else {
+            out(usage)
+            return g.bool("help") ? 0 : 1
+        }
+        let args = rest.dropFirst()
+        switch cmd {
+        case "create":
+            let (p, _) = try parseFlags(args, createFlags)
+            let id = try exactlyOne(p, cmd)
+            _ = try Container.create(id: id, options: try createOptions(p), runtime: runtime)
+        case "run":
+            let (p, _) = try parseFlags(args, createFlags + [Flag(names: ["detach", "d"], takesValue: false),
+                                                             Flag(names: ["keep"], takesValue: false)])
+            let id = try exactlyOne(p, cmd)
+            if p.bool("detach") && p.bool("keep") {
+                throw UsageError(description: "--detach and --keep cannot both be used")
+            }
+            return try Container.run(id: id, options: try createOptions(p), detach: p.bool("detach"),
+                                     keep: p.bool("keep"), runtime: runtime)
+        case "start":
+            let (p, _) = try parseFlags(args, [])
+            try Container.start(id: try exactlyOne(p, cmd), runtime: runtime)
+        case "state":
+            let (p, _) = try parseFlags(args, [])
+            let st = try Container.state(id: try exactlyOne(p, cmd), runtime: runtime)
+            out(st.json.serialized(indent: "  "))
+        case "kill":
+            let (p, _) = try parseFlags(args, [Flag(names: ["all", "a"], takesValue: false)])
+            guard (1...2).contains(p.positional.count) else {
+                throw UsageError(description: "skiff: \"kill\" requires 1 or 2 argument(s)")
+            }
+            let sig = try Signals.parse(p.positional.count == 2 ? p.positional[1] : "SIGTERM")
+            try Container.kill(id: p.positional[0], signal: sig, all: p.bool("all"), runtime: runtime)
+        case "delete":
+            let (p, _) = try parseFlags(args, [Flag(names: ["force", "f"], takesValue: false)])
+            try Container.delete(id: try exactlyOne(p, cmd), force: p.bool("force"), runtime: runtime)
+        case "list", "ps" where false:
+            fallthrough
+        case "list":
+            let (p, _) = try parseFlags(args, [Flag(names: ["format", "f"], takesValue: true),
+                                               Flag(names: ["quiet", "q"], takesValue: false)])
+            try printList(Container.list(runtime: runtime), format: p.string("format") ?? "table", quiet: p.bool("quiet"))
+        case "spec":
+            let (p, _) = try parseFlags(args, [Flag(names: ["bundle", "b"], takesValue: true),
+                                               Flag(names: ["rootless"], takesValue: false)])
+            let dir = p.string("bundle") ?? "."
+            let path = dir + "/config.json"
+            if access(path, F_OK) == 0 { throw RuntimeError("File \(path) exists. Remove it first") }
+            try Files.writeAtomically(path, Array((DefaultSpec.make(rootless: p.bool("rootless")).serialized(indent: "\t")).utf8), mode: 0o644)
+        case "features":
+            out(Features.json().serialized(indent: "    ") + "\n")
+        case "help":
+            out(usage)
+        default:
+            throw UsageError(description: "No help topic for '\(cmd)'")
+        }
+        return 0
+    } catch {
+        let msg = "\(error)"
+        runtime.log.error(msg)
+        if runtime.log.fd != 2 { stderrLog.error(msg) }
+        return 1
+    }
+}
+
+func printList(_ states: [OCIState], format: String, quiet: Bool) throws {
+    if quiet {
+        out(states.map { $0.record.id + "\n" }.joined())
+        return
+    }
+    switch format {
+    case "json":
+        out(JSON.array(states.map(\.json)).serialized() + "\n")
+    case "table":
+        let rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]] + states.map { s in
+            [s.record.id, String(s.status == .stopped ? 0 : s.record.pid), s.status.rawValue, s.record.bundle,
+             s.record.created, s.record.owner.isEmpty ? "root" : s.record.owner]
+        }
+        // Go's tabwriter as runc uses it: min width 12, padding 3, last column unpadded.
+        var widths = [Int](repeating: 12, count: 6)
+        for r in rows { for (i, c) in r.enumerated() where i < 5 { widths[i] = max(widths[i], c.count + 3) } }
+        for r in rows {
+            var line = ""
+            for (i, c) in r.enumerated() {
+                line += i < 5 ? c + String(repeating: " ", count: widths[i] - c.count) : c
+            }
+            out(line + "\n")
+        }
+    default:
+        throw UsageError(description: "invalid format option \"\(format)\" (want table or json)")
+    }
+}
+
+exit(main())
