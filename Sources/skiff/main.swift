@@ -73,7 +73,6 @@ func createOptions(_ p: ParsedArgs) throws -> CreateOptions {
 func main() -> Int32 {
     var runtime = RuntimeOptions()
     let argv = CommandLine.arguments.dropFirst()
-    var stderrLog = Logger()
     do {
         let (g, rest) = try parseFlags(argv, globalFlags, stopAtPositional: true)
         if g.bool("version") {
@@ -88,7 +87,6 @@ func main() -> Int32 {
         }
         runtime.log.debugEnabled = g.bool("debug")
         runtime.debug = g.bool("debug")
-        stderrLog.debugEnabled = runtime.debug
         if let path = g.string("log"), path != "/dev/stderr" {
             try runtime.log.open(path: path)
         }
@@ -154,9 +152,15 @@ func main() -> Int32 {
     } catch {
         let msg = "\(error)"
         runtime.log.error(msg)
-        if runtime.log.fd != 2 { stderrLog.error(msg) }
+        // As runc: with --log the file gets the log line and stderr the bare message.
+        if runtime.log.fd != 2 { writeStderrLine(msg) }
         return 1
     }
+}
+
+func writeStderrLine(_ s: String) {
+    let b = Array((s + "\n").utf8)
+    _ = b.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
 }
 
 func printList(_ states: [OCIState], format: String, quiet: Bool) throws {
@@ -166,7 +170,8 @@ func printList(_ states: [OCIState], format: String, quiet: Bool) throws {
     }
     switch format {
     case "json":
-        out(JSON.array(states.map(\.json)).serialized() + "\n")
+        // runc prints Go's nil slice as null.
+        out((states.isEmpty ? "null" : JSON.array(states.map(\.json)).serialized()) + "\n")
     case "table":
         let rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]] + states.map { s in
             [s.record.id, String(s.status == .stopped ? 0 : s.record.pid), s.status.rawValue, s.record.bundle,

@@ -23,6 +23,7 @@ extension Container {
         switch status(of: r, store: store) {
         case .created: break
         case .stopped: throw RuntimeError("cannot start a container that has stopped")
+        case .paused: throw RuntimeError("cannot start a container in the paused state")
         default: throw RuntimeError("cannot start an already running container")
         }
         let fifoPath = store.fifoPath(id)

@@ -12,10 +12,10 @@ public struct OCIState {
         o["bundle"] = .string(record.bundle)
         o["rootfs"] = .string(record.rootfs)
         o["created"] = .string(record.created)
-        o["owner"] = .string(record.owner)
         if !record.annotations.isEmpty {
             o["annotations"] = .object(JSONObject(record.annotations.map { ($0.0, JSON.string($0.1)) }))
         }
+        o["owner"] = .string(record.owner)
         return .object(o)
     }
 

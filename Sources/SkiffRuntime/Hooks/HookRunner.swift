@@ -35,7 +35,8 @@ public enum HookRunner {
 
         let argv = h.args.isEmpty ? [h.path] : h.args
         var cargs = argv.map { strdup($0) } + [nil]
-        var cenv = h.env.map { strdup($0) } + [nil]
+        // No env in the config: the hook inherits ours, as with runc.
+        var cenv = (h.env.isEmpty ? currentEnvironment() : h.env).map { strdup($0) } + [nil]
         defer {
             cargs.forEach { free($0) }
             cenv.forEach { free($0) }
@@ -88,6 +89,16 @@ public enum HookRunner {
         }
         return status
     }
+}
+
+func currentEnvironment() -> [String] {
+    var out: [String] = []
+    var p = environ
+    while let s = p.pointee {
+        out.append(String(cString: s))
+        p += 1
+    }
+    return out
 }
 
 func monotonicMillis() -> Int {

@@ -151,7 +151,7 @@ extension Spec {
     }
 
     init(_ n: JSONNode) throws {
-        guard try n.object() != nil else { throw ConfigError("config.json", "expected a JSON object") }
+        guard case .object? = n.value else { throw ConfigError("config.json", "expected a JSON object") }
         ociVersion = try n["ociVersion"].string() ?? ""
         process = n["process"].isMissing ? nil : try Process(n["process"])
         root = n["root"].isMissing ? nil : try Root(n["root"])

@@ -13,8 +13,8 @@ public struct StateStore {
 
     /// Creates the container's directory; fails if the ID is taken. Returns the held lock.
     public func create(_ id: String) throws -> Lock {
-        if mkdir(root, 0o711) != 0 && errno != EEXIST {
-            if errno == ENOENT { try Files.mkdirAll(root, mode: 0o711) } else { throw SysError(errno, "mkdir", root) }
+        if mkdir(root, 0o700) != 0 && errno != EEXIST {
+            if errno == ENOENT { try Files.mkdirAll(root, mode: 0o700) } else { throw SysError(errno, "mkdir", root) }
         }
         if mkdir(dir(id), 0o711) != 0 {
             if errno == EEXIST { throw RuntimeError("container with id exists: \(id)") }
