@@ -104,6 +104,11 @@ enum InitProcess {
         let path = try ProcessSetup.lookPath(process.args[0], env: env)
         if process.noNewPrivileges { try ProcessSetup.setNoNewPrivileges() }
 
+        // As pid 1 of a pid namespace we would ignore `kill` with no handler: die on the
+        // usual termination signals while waiting (reset to default before exec).
+        for s in [SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2] {
+            signal(s) { sig in _exit(128 + sig) }
+        }
         try ch.send(.ready)
         ch.close()
 
