@@ -27,6 +27,13 @@ enum InitProcess {
         // Not dumpable until exec: the container cannot ptrace us or open our
         // /proc/<pid> files while we still hold host fds (CVE-2016-9962).
         _ = skiff_prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+        // Keep only stdio, the preserved fds and our own: whatever else the caller of
+        // `create` left open (pipes it waits on for EOF) must not stay open while we wait
+        // for `start` (runc's init never gets them).
+        let keep: Set<Int32> = [ch.fd, ctx.fifoFD, ctx.consoleSocket ?? -1]
+        for name in Files.listDirectory("/proc/self/fd") {
+            if let fd = Int32(name), fd >= 3 + plan.preserveFDs, !keep.contains(fd) { close(fd) }
+        }
         // Die with the runtime if it dies before we are handed over.
         try ch.expect(.go)
 
@@ -84,10 +91,11 @@ enum InitProcess {
             try Console.becomeControllingTTY(slave)
             if slave > 2 { close(slave) }
         }
-        try Rootfs.finish(plan)
+        // Sysctls before finish: readonlyPaths makes /proc/sys read-only (runc's order).
         for (key, value) in plan.spec.linux.sysctl {
             try Files.writeExisting("/proc/sys/" + key.replacingDots(), value)
         }
+        try Rootfs.finish(plan)
         try ProcessSetup.setRlimits(plan.process.rlimits)
         if let adj = plan.process.oomScoreAdj { try ProcessSetup.setOOMScoreAdj(adj) }
 

@@ -44,7 +44,10 @@ public struct CapabilitySetup {
         _ = skiff_prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0)
         if skiff_capset(effective, permitted, inheritable) != 0 { throw SysError(errno, "capset") }
         for c in ambient {
-            if skiff_prctl(PR_CAP_AMBIENT, UInt(PR_CAP_AMBIENT_RAISE), UInt(c), 0, 0) != 0 {
+            // The kernel raises an ambient cap only if it is permitted and inheritable;
+            // runc's own default spec lists ambient caps without inheritable ones, and runc
+            // tolerates that, so we skip such a cap rather than fail (EPERM).
+            if skiff_prctl(PR_CAP_AMBIENT, UInt(PR_CAP_AMBIENT_RAISE), UInt(c), 0, 0) != 0 && errno != EPERM {
                 throw SysError(errno, "raise ambient capability \(Capabilities.names[c])")
             }
         }

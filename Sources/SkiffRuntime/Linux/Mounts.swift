@@ -54,7 +54,7 @@ public struct RootResolver {
 
     /// Opens `path`, creating missing directories (and the last component as a file when
     /// `file` is true). Returns an O_PATH fd.
-    public func openOrCreate(_ path: String, file: Bool, mode: mode_t = 0o755) throws -> Int32 {
+    public func openOrCreate(_ path: String, file: Bool, mode: mode_t = 0o755, depth: Int = 0) throws -> Int32 {
         if let fd = try? open(path) { return fd }
         let parts = path.split(separator: "/").map(String.init)
         var parent = try open("/", directory: true)
@@ -75,6 +75,16 @@ public struct RootResolver {
                 if fd >= 0 { close(fd) }
             } else if mkdirat(parent, part, mode) != 0 && errno != EEXIST {
                 throw SysError(errno, "mkdir in rootfs", rootPath + sofar)
+            }
+            // A dangling symlink: create its target, read inside the root (as runc's MkdirAllInRoot).
+            var link = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let n = readlinkat(parent, part, &link, link.count - 1)
+            if n > 0 && (try? open(sofar)) == nil {
+                guard depth < 40 else { throw SysError(ELOOP, "open in rootfs", rootPath + sofar) }
+                let target = String(decoding: link[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                let base = target.hasPrefix("/") ? "" : String(sofar.dropLast(part.count + 1))
+                let rest = parts[(i + 1)...].joined(separator: "/")
+                return try openOrCreate(base + "/" + target + (rest.isEmpty ? "" : "/" + rest), file: file, mode: mode, depth: depth + 1)
             }
             let fd = try open(sofar)
             if last { return fd }

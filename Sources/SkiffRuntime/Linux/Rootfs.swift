@@ -6,10 +6,10 @@ import CSkiffInit
 enum Rootfs {
     /// Stops mount events leaking to the host and makes the rootfs a mount point.
     static func prepare(_ plan: LaunchPlan) throws {
-        // rslave unless the config asks otherwise: host mounts still reach us, ours never reach the host.
-        var flags = UInt(MS_SLAVE | MS_REC)
-        if let p = plan.spec.linux.rootfsPropagation, let f = MountOptions.propagationFlags[p] { flags = f }
-        try Mounts.mount(nil, "/", nil, flags, nil)
+        // rslave: host mounts still reach us, ours never reach the host, and pivot_root
+        // (which refuses a shared parent) works. rootfsPropagation is applied to the new
+        // root after the pivot, where it cannot leak the set-up mounts to the host.
+        try Mounts.mount(nil, "/", nil, UInt(MS_SLAVE | MS_REC), nil)
         try Mounts.mount(plan.rootfs, plan.rootfs, "bind", UInt(MS_BIND | MS_REC), nil)
     }
 
@@ -27,6 +27,8 @@ enum Rootfs {
         } else {
             for d in plan.spec.linux.devices { try Devices.create(d, in: root, bindFromHost: plan.newUserNamespace) }
         }
+        // A missing cwd is created inside the rootfs while it is still writable, as runc does.
+        if plan.process.cwd.hasPrefix("/") { close(try root.openOrCreate(plan.process.cwd, file: false)) }
     }
 
     static func mountOne(_ m: LaunchPlan.PlannedMount, root: RootResolver, plan: LaunchPlan) throws {
@@ -81,7 +83,13 @@ enum Rootfs {
         } else {
             // pivot_root(".", ".") stacks the old root on top of the new one; detaching it
             // leaves the new root alone without needing a directory for the old one.
+            // mount(2) does not follow the old root stacked on "." (umount2 does): make the old
+            // root our cwd, so that the rslave below hits it, not the container's own mounts
+            // (which would lose their "shared" propagation), as runc does.
+            let oldRoot = try sys("open", "/") { open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC) }
+            defer { close(oldRoot) }
             if skiff_pivot_root(".", ".") != 0 { throw SysError(errno, "pivot_root", plan.rootfs) }
+            if fchdir(oldRoot) != 0 { throw SysError(errno, "fchdir", "old root") }
             try Mounts.mount(nil, ".", nil, UInt(MS_SLAVE | MS_REC), nil)
             try Mounts.unmount(".", Int32(MNT_DETACH))
         }
