@@ -122,14 +122,19 @@ enum InitProcess {
 
         // Block until `start` opens the fifo for reading. The fifo is reached through our
         // O_PATH fd: its host path is not visible after pivot_root.
-        let fifo = open("/proc/self/fd/\(ctx.fifoFD)", O_WRONLY | O_CLOEXEC)
-        if fifo < 0 { reportAfterReady("open exec fifo", errno) }
-        _ = write(fifo, "0", 1)
-        close(fifo)
+        let opened = open("/proc/self/fd/\(ctx.fifoFD)", O_WRONLY | O_CLOEXEC)
+        if opened < 0 { reportAfterReady("open exec fifo", errno) }
+        _ = write(opened, "0", 1)
+        // Our end stays open until exec (close-on-exec, above the preserved fds): `start`
+        // waits for its EOF so that poststart hooks follow the exec of the program.
+        let fifo = skiff_fcntl_int(opened, F_DUPFD_CLOEXEC, 3 + plan.preserveFDs)
+        close(opened)
+        _ = fifo
 
         if !plan.spec.hooks.startContainer.isEmpty {
             do {
-                if case .object(var o) = hookState { o["status"] = .string("running"); hookState = .object(o) }
+                // runtime.md: "created" until the program is executed.
+                if case .object(var o) = hookState { o["status"] = .string("created"); hookState = .object(o) }
                 try HookRunner.run(plan.spec.hooks.startContainer, kind: "startContainer", state: hookState)
             } catch {
                 writeStderr("skiff: \(error)\n")

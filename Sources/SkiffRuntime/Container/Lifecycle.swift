@@ -47,13 +47,26 @@ extension Container {
             fds[0].revents = 0
         }
         unlink(fifoPath)
+        // The init keeps its end open (close-on-exec) through the startContainer hooks until
+        // it execs the program: EOF means the program was executed (or the init died), and
+        // only then may poststart hooks run (config.md).
+        while true {
+            var byte: UInt8 = 0
+            let got = read(fifo, &byte, 1)
+            if got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR) { break }
+            var p = pollfd(fd: fifo, events: Int16(POLLIN), revents: 0)
+            _ = poll(&p, 1, -1)
+        }
         let state = OCIState.forHooks(id: id, pid: r.pid, status: .running, bundle: r.bundle, annotations: r.annotations)
-        if let hooks = try? Spec.parse(Files.read(r.bundle + "/config.json")).hooks.poststart, !hooks.isEmpty {
+        if !r.poststart.isEmpty {
             do {
-                try HookRunner.run(hooks, kind: "poststart", state: state)
+                try HookRunner.run(r.poststart, kind: "poststart", state: state)
             } catch {
-                // config.md: a failing poststart hook is a warning; the lifecycle goes on.
-                runtime.log.warn("\(error)")
+                // runtime.md step 9: a failing poststart hook is an error and stops the container.
+                if let cg = r.cgroupPath { Cgroup(path: cg).signalAll(SIGKILL) }
+                try? signalInit(r, SIGKILL)
+                waitGone(r)
+                throw error
             }
         }
     }
@@ -120,10 +133,8 @@ extension Container {
         store.remove(id)
         if !r.poststop.isEmpty {
             let state = OCIState.forHooks(id: id, pid: 0, status: .stopped, bundle: r.bundle, annotations: r.annotations)
-            do { try HookRunner.run(r.poststop, kind: "poststop", state: state) } catch {
-                // config.md: a failing poststop hook is a warning; the container is gone anyway.
-                runtime.log.warn("\(error)")
-            }
+            // runtime.md: a failing poststop hook is a warning; the others still run.
+            for error in HookRunner.runAll(r.poststop, kind: "poststop", state: state) { runtime.log.warn("\(error)") }
         }
     }
 

@@ -14,6 +14,19 @@ public enum HookRunner {
         }
     }
 
+    /// Runs every hook even when some fail, returning the failures (poststop: runtime.md
+    /// says a failure is a warning and the remaining hooks still run).
+    public static func runAll(_ hooks: [Spec.Hook], kind: String, state: JSON) -> [Error] {
+        let input = Array(state.serialized().utf8)
+        var errors: [Error] = []
+        for (i, h) in hooks.enumerated() {
+            do { try runOne(h, input: input) } catch {
+                errors.append(RuntimeError("\(kind) hook #\(i) (\(h.path)): \(error)"))
+            }
+        }
+        return errors
+    }
+
     static func runOne(_ h: Spec.Hook, input: [UInt8]) throws {
         var fds: [Int32] = [-1, -1]
         try sys("pipe") { skiff_pipe_cloexec(&fds) }

@@ -12,12 +12,15 @@ public struct ContainerRecord {
     public var owner: String
     public var annotations: [(String, String)]
     public var cgroupPath: String?
+    /// Kept from create: config.json edits after create must not change the container.
+    public var poststart: [Spec.Hook]
     public var poststop: [Spec.Hook]
 
     public init(id: String, pid: Int32, pidStartTime: UInt64, bundle: String, rootfs: String, created: String,
-                owner: String, annotations: [(String, String)], cgroupPath: String?, poststop: [Spec.Hook]) {
+                owner: String, annotations: [(String, String)], cgroupPath: String?, poststart: [Spec.Hook], poststop: [Spec.Hook]) {
         self.id = id; self.pid = pid; self.pidStartTime = pidStartTime; self.bundle = bundle; self.rootfs = rootfs
         self.created = created; self.owner = owner; self.annotations = annotations; self.cgroupPath = cgroupPath
+        self.poststart = poststart
         self.poststop = poststop
     }
 
@@ -32,7 +35,8 @@ public struct ContainerRecord {
         o["owner"] = .string(owner)
         o["annotations"] = .object(JSONObject(annotations.map { ($0.0, JSON.string($0.1)) }))
         if let cgroupPath { o["cgroupPath"] = .string(cgroupPath) }
-        o["poststop"] = .array(poststop.map(\.json))
+        if !poststart.isEmpty { o["poststart"] = .array(poststart.map(\.json)) }
+        if !poststop.isEmpty { o["poststop"] = .array(poststop.map(\.json)) }
         return .object(o)
     }
 
@@ -47,6 +51,7 @@ public struct ContainerRecord {
         owner = try n["owner"].string() ?? ""
         annotations = try n["annotations"].stringMap() ?? []
         cgroupPath = try n["cgroupPath"].string()
+        poststart = try n["poststart"].map(Spec.Hook.init) ?? []
         poststop = try n["poststop"].map(Spec.Hook.init) ?? []
     }
 }
