@@ -71,7 +71,6 @@ int skiff_mount_setattr(int dirfd, const char *path, unsigned int flags,
 long skiff_bpf(int cmd, void *attr, unsigned int size) { return syscall(SYS_bpf, cmd, attr, size); }
 int skiff_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 int skiff_pidfd_send_signal(int pidfd, int sig) { return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0); }
-pid_t skiff_gettid(void) { return (pid_t)syscall(SYS_gettid); }
 long skiff_join_session_keyring(const char *name) { return syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, name, 0, 0, 0); }
 
 int skiff_capset(uint64_t effective, uint64_t permitted, uint64_t inheritable) {
@@ -110,9 +109,9 @@ int skiff_signalfd_read(int fd) {
     return n == (ssize_t)sizeof(info) ? (int)info.ssi_signo : -1;
 }
 
-void skiff_close_fds_from(int lowfd) {
-    if (syscall(SYS_close_range, (unsigned)lowfd, ~0U, 0) == 0) return;
-    for (int fd = lowfd; fd < 65536; fd++) close(fd);
+void skiff_close_range(unsigned lo, unsigned hi) {
+    if (syscall(SYS_close_range, lo, hi, 0) == 0) return;
+    for (unsigned fd = lo; fd <= hi && fd < 65536; fd++) close((int)fd);
 }
 
 void skiff_cloexec_fds_from(int lowfd) {

@@ -24,7 +24,6 @@ int skiff_mount_setattr(int dirfd, const char *path, unsigned int flags,
 long skiff_bpf(int cmd, void *attr, unsigned int size);
 int skiff_pidfd_open(pid_t pid);
 int skiff_pidfd_send_signal(int pidfd, int sig);
-pid_t skiff_gettid(void);
 // A fresh session keyring for the container (runc's default; --no-new-keyring skips it).
 long skiff_join_session_keyring(const char *name);
 
@@ -45,8 +44,8 @@ int skiff_pipe_cloexec(int fds[2]);
 int skiff_signalfd(const int *signals, int count);
 int skiff_signalfd_read(int fd);
 
-// Close every fd >= lowfd except those listed (close_range where possible).
-void skiff_close_fds_from(int lowfd);
+// Close fds lo..hi inclusive (close_range, or one by one on old kernels).
+void skiff_close_range(unsigned lo, unsigned hi);
 // Mark every fd >= lowfd close-on-exec.
 void skiff_cloexec_fds_from(int lowfd);
 

@@ -30,10 +30,13 @@ enum InitProcess {
         // Keep only stdio, the preserved fds and our own: whatever else the caller of
         // `create` left open (pipes it waits on for EOF) must not stay open while we wait
         // for `start` (runc's init never gets them).
-        let keep: Set<Int32> = [ch.fd, ctx.fifoFD, ctx.consoleSocket ?? -1]
-        for name in Files.listDirectory("/proc/self/fd") {
-            if let fd = Int32(name), fd >= 3 + plan.preserveFDs, !keep.contains(fd) { close(fd) }
+        // close_range over the gaps between the fds we keep: no /proc walk on the start path.
+        var from = UInt32(3 + plan.preserveFDs)
+        for fd in [ch.fd, ctx.fifoFD, ctx.consoleSocket ?? -1].sorted() where fd >= 0 && UInt32(fd) >= from {
+            if UInt32(fd) > from { skiff_close_range(from, UInt32(fd) - 1) }
+            from = UInt32(fd) + 1
         }
+        skiff_close_range(from, UInt32.max)
         // Die with the runtime if it dies before we are handed over.
         try ch.expect(.go)
 
