@@ -298,3 +298,33 @@ final class ProcessTests: XCTestCase {
         XCTAssertEqual(r.stdout, "pid=1\n")
     }
 }
+
+/// create's --no-pivot and --no-new-keyring (runc's flags).
+final class CreateFlagTests: XCTestCase {
+    override func setUpWithError() throws { try IT.requireEnvironment() }
+
+    func runWith(_ flags: [String], _ args: [String]) -> IT.Result {
+        let b = IT.bundle(args: args)
+        defer { try? FileManager.default.removeItem(atPath: b) }
+        return IT.skiff(["run"] + flags + ["-b", b, IT.id("flag")])
+    }
+
+    func testNoPivotUsesMoveAndChroot() {
+        // With pivot_root the old root is gone: / is the only mount whose root is the rootfs.
+        let pivot = runWith([], ["sh", "-c", "cat /proc/self/mountinfo | head -1; ls /"])
+        XCTAssertEqual(pivot.status, 0, pivot.stderr)
+        let moved = runWith(["--no-pivot"], ["sh", "-c", "ls / && cat /proc/1/root/bin/busybox >/dev/null && echo chrooted"])
+        XCTAssertEqual(moved.status, 0, moved.stderr)
+        XCTAssertTrue(moved.stdout.contains("chrooted"), moved.stdout)
+        XCTAssertTrue(moved.stdout.contains("bin"), "the rootfs is / inside: \(moved.stdout)")
+        // The host root stays hidden either way.
+        let hidden = runWith(["--no-pivot"], ["sh", "-c", "test -e /work && echo host-visible || echo hidden"])
+        XCTAssertEqual(hidden.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "hidden")
+    }
+
+    func testNoNewKeyringIsAccepted() {
+        // Only the flag is checked: the test config masks /proc/keys and busybox has no keyctl.
+        let kept = runWith(["--no-new-keyring"], ["true"])
+        XCTAssertEqual(kept.status, 0, "--no-new-keyring is accepted: \(kept.stderr)")
+    }
+}
