@@ -161,10 +161,12 @@ final class HookTests: XCTestCase {
 
     func testHookTimeoutFailsCreate() throws {
         let marker = IT.id("hkto")
+        // A duration no other test uses, so the ps check below sees only this hook.
+        let hookSleep = "30.\(getpid() % 1000 + 1000)"
         let before = IT.footprint()
         let started = Date()
         let c = IT.lcCreate(["sh", "-c", "sleep 1000; echo \(marker)"]) { c in
-            c["hooks"] = ["prestart": [["path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1]]]
+            c["hooks"] = ["prestart": [["path": "/bin/sh", "args": ["sh", "-c", "sleep \(hookSleep); true"], "timeout": 1]]]
         }
         defer { c.cleanup() }
         let elapsed = Date().timeIntervalSince(started)
@@ -174,7 +176,7 @@ final class HookTests: XCTestCase {
         XCTAssertLessThan(elapsed, 10, "the hook is killed at its timeout, not waited for")
         XCTAssertFalse(FileManager.default.fileExists(atPath: IT.stateRoot + "/" + c.id))
         XCTAssertEqual(IT.processes(matching: marker), [])
-        XCTAssertEqual(IT.sh("ps -eo args | grep -x 'sleep 30' || true").stdout, "", "the timed-out hook was killed")
+        XCTAssertEqual(IT.sh("ps -eo args | grep -x 'sleep \(hookSleep)' || true").stdout, "", "the timed-out hook and what it started were killed (its process group)")
         XCTAssertTrue(IT.lcWait { IT.footprint() == before }, "footprint \(before) -> \(IT.footprint())")
     }
 

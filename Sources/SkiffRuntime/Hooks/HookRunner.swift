@@ -44,7 +44,9 @@ public enum HookRunner {
         sigfillset(&all)
         posix_spawnattr_setsigmask(&attr, &empty)
         posix_spawnattr_setsigdefault(&attr, &all)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        // Its own process group, so that a timeout kills what the hook started too.
+        posix_spawnattr_setpgroup(&attr, 0)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
 
         let argv = h.args.isEmpty ? [h.path] : h.args
         var cargs = argv.map { strdup($0) } + [nil]
@@ -91,7 +93,7 @@ public enum HookRunner {
                     remaining -= max(1, monotonicMillis() - started)
                 }
                 if remaining <= 0 {
-                    kill(pid, SIGKILL)
+                    kill(-pid, SIGKILL)
                     while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
                     throw RuntimeError("timed out after \(timeout)s")
                 }
