@@ -128,8 +128,6 @@ func main() -> Int32 {
         case "delete":
             let (p, _) = try parseFlags(args, [Flag(names: ["force", "f"], takesValue: false)])
             try Container.delete(id: try exactlyOne(p, cmd), force: p.bool("force"), runtime: runtime)
-        case "list", "ps" where false:
-            fallthrough
         case "list":
             let (p, _) = try parseFlags(args, [Flag(names: ["format", "f"], takesValue: true),
                                                Flag(names: ["quiet", "q"], takesValue: false)])

@@ -148,7 +148,8 @@ extension Container {
                 var st: Int32 = 0
                 while waitpid(pid, &st, 0) < 0 && errno == EINTR {}
                 initPID = p
-                cleanup.pid = 0
+                // Cleanup must kill the real init; waitpid on it (not our child) just returns.
+                cleanup.pid = p
                 try parentEnd.send(.go)
             case .runHooks:
                 do {
@@ -164,10 +165,6 @@ extension Container {
             default:
                 throw RuntimeError("unexpected sync message from the container process")
             }
-        }
-        if initPID != pid {
-            // Killing by pid is still right for cleanup: it is in our pid namespace.
-            cleanup.pid = 0
         }
 
         let record = ContainerRecord(

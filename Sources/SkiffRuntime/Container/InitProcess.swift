@@ -108,7 +108,7 @@ enum InitProcess {
         let caps = process.capabilities.map(CapabilitySetup.init)
         try caps?.beforeUserChange()
         let setgroupsAllowed = !plan.newUserNamespace || (try? Files.readString("/proc/self/setgroups"))?.hasPrefix("allow") ?? true
-        try ProcessSetup.setUser(process.user, inUserNamespace: plan.newUserNamespace, allowSetgroups: setgroupsAllowed)
+        try ProcessSetup.setUser(process.user, allowSetgroups: setgroupsAllowed)
         try caps?.afterUserChange()
         if let mask = process.user.umask { umask(mode_t(mask)) } else { umask(0o022) }
         if chdir(process.cwd) != 0 { throw SysError(errno, "chdir to process.cwd", process.cwd) }

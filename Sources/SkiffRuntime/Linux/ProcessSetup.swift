@@ -15,7 +15,7 @@ public enum ProcessSetup {
         try Files.writeExisting("/proc/self/oom_score_adj", String(v))
     }
 
-    public static func setUser(_ u: Spec.User, inUserNamespace: Bool, allowSetgroups: Bool) throws {
+    public static func setUser(_ u: Spec.User, allowSetgroups: Bool) throws {
         if allowSetgroups {
             var gids = u.additionalGids.map { gid_t($0) }
             if setgroups(gids.count, &gids) != 0 { throw SysError(errno, "setgroups") }
