@@ -11,9 +11,11 @@ let package = Package(
     targets: [
         // The fork/exec preamble and the syscalls Swift cannot call (variadic or raw).
         .target(name: "CSkiffInit", path: "Sources/CSkiffInit"),
+        // libseccomp, linked statically into the static executable (libseccomp.a).
+        .systemLibrary(name: "CSeccomp", path: "Sources/CSeccomp"),
         .target(
             name: "SkiffRuntime",
-            dependencies: ["CSkiffInit"],
+            dependencies: ["CSkiffInit", "CSeccomp"],
             path: "Sources/SkiffRuntime"
         ),
         .executableTarget(

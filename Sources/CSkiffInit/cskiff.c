@@ -17,6 +17,8 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 #include <linux/sched.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 
 #ifndef CLONE_INTO_CGROUP
 #define CLONE_INTO_CGROUP 0x200000000ULL
@@ -158,6 +160,22 @@ int skiff_recv_fd(int sock, void *data, size_t len, int *fd_out) {
         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
             memcpy(fd_out, CMSG_DATA(c), sizeof(int));
     return (int)n;
+}
+
+int skiff_seccomp_load(unsigned int flags, const void *insns, unsigned short count) {
+    struct sock_fprog prog = { .len = count, .filter = (struct sock_filter *)insns };
+    return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+}
+
+int skiff_memfd_create(const char *name, unsigned int flags) {
+    return (int)syscall(SYS_memfd_create, name, flags);
+}
+
+int skiff_pidfd_getfd(int pidfd, int fd) {
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
+    return (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
 }
 
 int skiff_wifexited(int s) { return WIFEXITED(s); }

@@ -53,6 +53,12 @@ void skiff_cloexec_fds_from(int lowfd);
 int skiff_send_fd(int sock, int fd, const void *data, size_t len);
 int skiff_recv_fd(int sock, void *data, size_t len, int *fd_out);
 
+// seccomp(SECCOMP_SET_MODE_FILTER, flags, prog) for `count` BPF instructions:
+// a listener fd with SECCOMP_FILTER_FLAG_NEW_LISTENER, else 0; -1 and errno on failure.
+int skiff_seccomp_load(unsigned int flags, const void *insns, unsigned short count);
+int skiff_memfd_create(const char *name, unsigned int flags);
+int skiff_pidfd_getfd(int pidfd, int fd);
+
 // Layout helpers so Swift does not depend on struct layouts it cannot see.
 int skiff_wifexited(int status);
 int skiff_wexitstatus(int status);

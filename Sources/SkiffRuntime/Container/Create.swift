@@ -27,9 +27,8 @@ extension Container {
         if spec.process?.terminal == true && o.consoleSocket == nil && o.consoleSocketFD == nil {
             throw ConfigError("process.terminal", "a terminal needs --console-socket (or skiff run in the foreground)")
         }
-        if spec.linux.seccomp != nil {
-            throw ConfigError("linux.seccomp", "seccomp filters are not supported yet")
-        }
+        // Compiled here, before anything exists: a rule libseccomp rejects leaves nothing behind.
+        let seccomp = try spec.linux.seccomp.map(SeccompFilter.compile)
         let plan = try LaunchPlan.make(id: id, bundle: bundle, spec: spec, noPivot: o.noPivot,
                                        noNewKeyring: o.noNewKeyring, preserveFDs: o.preserveFDs)
 
@@ -37,7 +36,7 @@ extension Container {
         let lock = try store.create(id)
         var cleanup = Cleanup(store: store, id: id)
         do {
-            let created = try launch(plan: plan, options: o, runtime: runtime, store: store, lockFD: lock.fd, cleanup: &cleanup)
+            let created = try launch(plan: plan, seccomp: seccomp, options: o, runtime: runtime, store: store, lockFD: lock.fd, cleanup: &cleanup)
             withExtendedLifetime(lock) {}
             return created
         } catch {
@@ -64,7 +63,7 @@ extension Container {
         }
     }
 
-    static func launch(plan: LaunchPlan, options o: CreateOptions, runtime: RuntimeOptions, store: StateStore,
+    static func launch(plan: LaunchPlan, seccomp: SeccompFilter?, options o: CreateOptions, runtime: RuntimeOptions, store: StateStore,
                        lockFD: Int32, cleanup: inout Cleanup) throws -> Created {
         let id = plan.id
         let fifoPath = store.fifoPath(id)
@@ -120,7 +119,8 @@ extension Container {
             // The flock lives on the open file: our copy must go or `start` would wait for us.
             close(lockFD)
             parentEnd.close()
-            InitProcess.run(.init(plan: plan, channel: childEnd, fifoFD: fifoFD, consoleSocket: consoleSocket))
+            InitProcess.run(.init(plan: plan, channel: childEnd, fifoFD: fifoFD, consoleSocket: consoleSocket,
+                                    seccomp: seccomp))
         }
         childEnd.close()
         cleanup.pid = pid
@@ -160,6 +160,15 @@ extension Container {
                     throw error
                 }
                 try parentEnd.send(.hooksDone, hookState(.creating).serialized())
+            case .seccompFD:
+                guard let number = Int32(payload), let path = seccomp?.listenerPath else {
+                    throw RuntimeError("bad seccomp fd message from the container process")
+                }
+                let fd = try SeccompAgent.grab(pid: initPID, number: number)
+                defer { close(fd) }
+                try SeccompAgent.send(listenerPath: path, seccompFD: fd, pid: initPID, metadata: seccomp?.metadata,
+                                      state: hookState(.creating))
+                try parentEnd.send(.seccompDone)
             case .ready:
                 break loop
             default:

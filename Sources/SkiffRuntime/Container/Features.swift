@@ -7,7 +7,15 @@ public enum Features {
         linux["capabilities"] = strings(Capabilities.names)
         linux["cgroup"] = .object(JSONObject([("v1", .bool(false)), ("v2", .bool(true)), ("systemd", .bool(false)),
                                               ("systemdUser", .bool(false)), ("rdma", .bool(false))]))
-        linux["seccomp"] = .object(JSONObject([("enabled", .bool(false))]))
+        linux["seccomp"] = .object(JSONObject([
+            ("enabled", .bool(true)),
+            ("actions", strings(Spec.SeccompAction.Kind.allCases.map(\.rawValue))),
+            ("operators", strings(Spec.SeccompArg.Op.allCases.map(\.rawValue))),
+            ("archs", strings(Spec.seccompArchitectures.map(\.0))),
+            ("knownFlags", strings(Spec.seccompFlags.map(\.0))),
+            // skiff calls seccomp(2) itself, so every flag the kernel has is usable.
+            ("supportedFlags", strings(Spec.seccompFlags.map(\.0))),
+        ]))
         linux["apparmor"] = .object(JSONObject([("enabled", .bool(false))]))
         linux["selinux"] = .object(JSONObject([("enabled", .bool(false))]))
         linux["intelRdt"] = .object(JSONObject([("enabled", .bool(false))]))

@@ -9,6 +9,7 @@ enum InitProcess {
         var channel: Channel
         var fifoFD: Int32
         var consoleSocket: Int32?
+        var seccomp: SeccompFilter?
     }
 
     static func run(_ ctx: Context) -> Never {
@@ -106,6 +107,9 @@ enum InitProcess {
         var env = process.env
         if !env.contains(where: { $0.hasPrefix("HOME=") }) { env.append("HOME=/") }
         let caps = process.capabilities.map(CapabilitySetup.init)
+        // Without noNewPrivileges, loading a filter needs CAP_SYS_ADMIN: load it before the
+        // caps go (runc's order). With it, as late as the handover to the parent allows.
+        if let filter = ctx.seccomp, !process.noNewPrivileges { try loadSeccomp(filter, ch) }
         try caps?.beforeUserChange()
         let setgroupsAllowed = !plan.newUserNamespace || (try? Files.readString("/proc/self/setgroups"))?.hasPrefix("allow") ?? true
         try ProcessSetup.setUser(process.user, allowSetgroups: setgroupsAllowed)
@@ -114,6 +118,7 @@ enum InitProcess {
         if chdir(process.cwd) != 0 { throw SysError(errno, "chdir to process.cwd", process.cwd) }
         let path = try ProcessSetup.lookPath(process.args[0], env: env)
         if process.noNewPrivileges { try ProcessSetup.setNoNewPrivileges() }
+        if let filter = ctx.seccomp, process.noNewPrivileges { try loadSeccomp(filter, ch) }
 
         // As pid 1 of a pid namespace we would ignore `kill` with no handler: die on the
         // usual termination signals while waiting (reset to default before exec).
@@ -150,6 +155,13 @@ enum InitProcess {
         for fd in 3..<(3 + plan.preserveFDs) { _ = skiff_fcntl_int(fd, F_SETFD, 0) }
         let err = ProcessSetup.exec(path, process.args, env)
         reportAfterReady("exec \(path)", err)
+    }
+
+    /// Loads the filter; a notify fd goes to the parent, which passes it to the agent.
+    private static func loadSeccomp(_ filter: SeccompFilter, _ ch: Channel) throws {
+        guard let fd = try filter.load() else { return }
+        try ch.handOverSeccompFD(fd)
+        close(fd)
     }
 
     /// After `ready` nobody listens on the channel: say it on stderr and exit as a shell would.

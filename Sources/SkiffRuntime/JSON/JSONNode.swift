@@ -32,6 +32,12 @@ public struct JSONNode {
         return JSONNode(nil, path: p)
     }
 
+    public subscript(index: Int) -> JSONNode {
+        let p = "\(path)[\(index)]"
+        if case .array(let a)? = value, a.indices.contains(index) { return JSONNode(a[index], path: p) }
+        return JSONNode(nil, path: p)
+    }
+
     public func fail(_ message: String) -> ConfigError { ConfigError(path, message) }
 
     private var kind: String {

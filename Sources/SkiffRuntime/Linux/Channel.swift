@@ -10,6 +10,8 @@ public struct Channel {
         case pid = 0x50         // child → parent: the pid of the real init (after a fork)
         case ready = 0x52       // child → parent: set up, waiting on the exec fifo
         case error = 0x45       // child → parent: what failed
+        case seccompFD = 0x53   // child → parent: the number of its seccomp notify fd
+        case seccompDone = 0x73 // parent → child: the agent has it
     }
 
     public let fd: Int32
@@ -46,6 +48,22 @@ public struct Channel {
         guard let (t, payload) = try receive() else { throw RuntimeError("the container process exited during set-up") }
         if t == .error { throw RuntimeError(payload) }
         guard t == tag else { throw RuntimeError("unexpected sync message from the container process") }
+    }
+
+    /// The seccomp fd handover, after the filter is loaded: plain write(2) and read(2),
+    /// the fewest syscalls an SCMP_ACT_NOTIFY rule could stall (the parent uses pidfd_getfd).
+    func handOverSeccompFD(_ fd: Int32) throws {
+        let bytes = [Tag.seccompFD.rawValue] + Array(String(fd).utf8)
+        if bytes.withUnsafeBytes({ write(self.fd, $0.baseAddress, $0.count) }) != bytes.count {
+            throw SysError(errno, "hand the seccomp fd to the runtime")
+        }
+        var reply: UInt8 = 0
+        while true {
+            let n = read(self.fd, &reply, 1)
+            if n == 1 && reply == Tag.seccompDone.rawValue { return }
+            if n < 0 && errno == EINTR { continue }
+            throw RuntimeError("the runtime did not take the seccomp fd")
+        }
     }
 
     public func close() { _ = Glibc.close(fd) }

@@ -137,7 +137,7 @@ public struct Spec {
         public var readonlyPaths: [String] = []
         public var sysctl: [(String, String)] = []
         public var mountLabel: String?
-        public var seccomp: JSON?
+        public var seccomp: Seccomp?
     }
 }
 
@@ -328,6 +328,6 @@ extension Spec.Linux {
         readonlyPaths = try n["readonlyPaths"].stringArray() ?? []
         sysctl = try n["sysctl"].stringMap() ?? []
         mountLabel = try n["mountLabel"].string()
-        seccomp = n["seccomp"].isMissing ? nil : n["seccomp"].value
+        seccomp = n["seccomp"].isMissing ? nil : try Spec.Seccomp(n["seccomp"])
     }
 }
