@@ -24,6 +24,7 @@ extension Container {
         }
         let spec = try Spec.parse(bytes)
         try Validation.validate(spec, bundle: bundle)
+        try LSM.validate(spec)
         if spec.process?.terminal == true && o.consoleSocket == nil && o.consoleSocketFD == nil {
             throw ConfigError("process.terminal", "a terminal needs --console-socket (or skiff run in the foreground)")
         }

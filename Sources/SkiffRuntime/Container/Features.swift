@@ -16,8 +16,8 @@ public enum Features {
             // skiff calls seccomp(2) itself, so every flag the kernel has is usable.
             ("supportedFlags", strings(Spec.seccompFlags.map(\.0))),
         ]))
-        linux["apparmor"] = .object(JSONObject([("enabled", .bool(false))]))
-        linux["selinux"] = .object(JSONObject([("enabled", .bool(false))]))
+        linux["apparmor"] = .object(JSONObject([("enabled", .bool(true))]))
+        linux["selinux"] = .object(JSONObject([("enabled", .bool(true))]))
         linux["intelRdt"] = .object(JSONObject([("enabled", .bool(false))]))
         linux["mountExtensions"] = .object(JSONObject([("idmap", .object(JSONObject([("enabled", .bool(false))])))]))
         var o = JSONObject()

@@ -119,6 +119,7 @@ enum InitProcess {
         let path = try ProcessSetup.lookPath(process.args[0], env: env)
         if process.noNewPrivileges { try ProcessSetup.setNoNewPrivileges() }
         if let filter = ctx.seccomp, process.noNewPrivileges { try loadSeccomp(filter, ch) }
+        try LSM.applyOnExec(process)
 
         // As pid 1 of a pid namespace we would ignore `kill` with no handler: die on the
         // usual termination signals while waiting (reset to default before exec).

@@ -40,3 +40,33 @@ extension BadInputTests {
                             seccomp(["defaultAction": allow, "listenerMetadata": "x"]))
     }
 }
+
+/// AppArmor and SELinux asked for on a host without them (this one has neither):
+/// refused before anything is made, naming the field. runc refuses too.
+extension BadInputTests {
+    func testLSMRefusalsWithoutTheLSM() throws {
+        let hasAppArmor = FileManager.default.fileExists(atPath: "/sys/kernel/security/apparmor")
+        let hasSELinux = FileManager.default.fileExists(atPath: "/sys/fs/selinux/enforce")
+        if hasAppArmor || hasSELinux {
+            print("testLSMRefusalsWithoutTheLSM: this host has AppArmor or SELinux; the refusal path is not reachable here")
+        }
+        if !hasAppArmor {
+            assertConfigRefused("apparmor", mentions: ["process.apparmorProfile", "AppArmor"]) { c in
+                self.editProcess(&c) { $0["apparmorProfile"] = "docker-default" }
+            }
+        }
+        if !hasSELinux {
+            assertConfigRefused("selinux label", mentions: ["process.selinuxLabel", "SELinux"]) { c in
+                self.editProcess(&c) { $0["selinuxLabel"] = "system_u:system_r:container_t:s0" }
+            }
+            assertConfigRefused("mount label", mentions: ["linux.mountLabel", "SELinux"]) { c in
+                self.editLinux(&c) { $0["mountLabel"] = "system_u:object_r:container_file_t:s0" }
+            }
+        }
+        // An empty profile or label asks for nothing.
+        let r = IT.run(args: ["true"]) { c in
+            self.editProcess(&c) { $0["apparmorProfile"] = ""; $0["selinuxLabel"] = "" }
+        }
+        XCTAssertEqual(r.status, 0, r.stderr)
+    }
+}
