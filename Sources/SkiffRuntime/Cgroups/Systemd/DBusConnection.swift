@@ -1,0 +1,128 @@
+import Glibc
+
+/// A blocking D-Bus client connection: systemd's private socket when we may use it
+/// (root; no bus daemon hop), else the system bus. One call at a time; signals that
+/// arrive while waiting are kept for `waitForSignal`.
+final class DBusConnection {
+    let fd: Int32
+    let viaBus: Bool
+    private var serial: UInt32 = 0
+    private var pending: [UInt8] = []
+    private var signals: [DBusMessage] = []
+
+    struct CallError: Error, CustomStringConvertible {
+        let name: String
+        let message: String
+        var description: String { "\(name): \(message)" }
+    }
+
+    static let privateSocket = "/run/systemd/private"
+    static let systemBus = "/run/dbus/system_bus_socket"
+
+    init() throws {
+        if getuid() == 0, let fd = try? UnixSocket.connect(path: Self.privateSocket, what: "systemd") {
+            self.fd = fd
+            viaBus = false
+        } else {
+            fd = try UnixSocket.connect(path: Self.systemBus, what: "the D-Bus system bus")
+            viaBus = true
+        }
+        do {
+            try authenticate()
+            if viaBus { _ = try call(nil, "/org/freedesktop/DBus", "org.freedesktop.DBus", "Hello", destination: "org.freedesktop.DBus") }
+        } catch {
+            close(fd)
+            throw error
+        }
+    }
+
+    deinit { close(fd) }
+
+    /// SASL EXTERNAL: the server checks our uid from the socket's credentials.
+    private func authenticate() throws {
+        let uid = Array(String(getuid()).utf8).map { String($0, radix: 16) }.joined()
+        try send(Array("\0AUTH EXTERNAL \(uid)\r\n".utf8))
+        var line: [UInt8] = []
+        while !(line.count >= 2 && line[line.count - 2] == 13 && line[line.count - 1] == 10) {
+            var b: UInt8 = 0
+            let n = read(fd, &b, 1)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { throw SysError(n < 0 ? errno : ECONNRESET, "authenticate to systemd over D-Bus") }
+            line.append(b)
+        }
+        guard line.starts(with: Array("OK ".utf8)) else {
+            throw RuntimeError("systemd refused D-Bus authentication: \(String(decoding: line, as: UTF8.self))")
+        }
+        try send(Array("BEGIN\r\n".utf8))
+    }
+
+    private func send(_ bytes: [UInt8]) throws {
+        var off = 0
+        while off < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + off, $0.count - off, Int32(MSG_NOSIGNAL)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SysError(errno, "write to systemd over D-Bus")
+            }
+            off += n
+        }
+    }
+
+    private func receive() throws -> DBusMessage {
+        while true {
+            if let len = DBusMessage.length(of: pending[...]) {
+                if len < 0 { throw RuntimeError("systemd sent a big-endian D-Bus message") }
+                if pending.count >= len {
+                    let m = try DBusMessage.decode(Array(pending[0..<len]))
+                    pending.removeFirst(len)
+                    return m
+                }
+            }
+            var buf = [UInt8](repeating: 0, count: 8192)
+            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { throw SysError(n < 0 ? errno : ECONNRESET, "read from systemd over D-Bus") }
+            pending += buf[0..<n]
+        }
+    }
+
+    /// Calls a method and returns its reply; a D-Bus error becomes CallError.
+    @discardableResult
+    func call(_ service: String?, _ path: String, _ interface: String, _ member: String,
+              _ args: [DBusValue] = [], destination: String? = nil) throws -> DBusMessage {
+        serial += 1
+        let mine = serial
+        let dest = destination ?? (viaBus ? service : nil)
+        try send(DBusMessage.call(dest, path, interface, member, args, serial: mine).encoded())
+        while true {
+            let m = try receive()
+            switch m.kind {
+            case .signal:
+                signals.append(m)
+            case .methodReturn where m.replySerial == mine:
+                return m
+            case .error where m.replySerial == mine:
+                var r = m.bodyReader
+                let text = m.signature.hasPrefix("s") ? (try? r.string()) ?? "" : ""
+                throw CallError(name: m.errorName ?? "error", message: text)
+            default:
+                continue
+            }
+        }
+    }
+
+    /// Waits for a signal that `matches`, looking first at those already received.
+    func waitForSignal(timeoutMS: Int32, _ matches: (DBusMessage) -> Bool) throws -> DBusMessage {
+        if let i = signals.firstIndex(where: matches) { return signals.remove(at: i) }
+        while true {
+            if pending.isEmpty || DBusMessage.length(of: pending[...]).map({ pending.count < $0 }) ?? true {
+                var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                let r = poll(&p, 1, timeoutMS)
+                if r == 0 { throw RuntimeError("timed out waiting for systemd") }
+                if r < 0 && errno != EINTR { throw SysError(errno, "poll the systemd connection") }
+            }
+            let m = try receive()
+            if m.kind == .signal && matches(m) { return m }
+        }
+    }
+}

@@ -1,0 +1,135 @@
+/// The systemd cgroup driver's unit handling: a transient scope per container, made
+/// with StartTransientUnit, Delegate=yes so that skiff may write the cgroup itself.
+public struct SystemdUnit: Equatable {
+    public var slice: String
+    public var name: String
+
+    /// runc's form `slice:prefix:name`; an empty cgroupsPath is `system.slice:skiff:<id>`.
+    public init(cgroupsPath: String?, id: String) throws {
+        guard let p = cgroupsPath, !p.isEmpty else {
+            self.init(slice: "system.slice", name: "skiff-\(id).scope")
+            return
+        }
+        let parts = p.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 3 else {
+            throw ConfigError("linux.cgroupsPath", "\"\(p)\" is not slice:prefix:name, as the systemd driver expects")
+        }
+        let slice = parts[0].isEmpty ? "system.slice" : parts[0]
+        guard slice.hasSuffix(".slice"), !slice.contains("/") else {
+            throw ConfigError("linux.cgroupsPath", "\"\(parts[0])\" is not a slice name")
+        }
+        guard !parts[2].isEmpty, !parts[2].contains("/") else {
+            throw ConfigError("linux.cgroupsPath", "\"\(p)\" has no unit name")
+        }
+        let name = parts[2].hasSuffix(".slice") ? parts[2] : (parts[1].isEmpty ? "" : parts[1] + "-") + parts[2] + ".scope"
+        self.init(slice: slice, name: name)
+    }
+
+    public init(slice: String, name: String) {
+        self.slice = slice
+        self.name = name
+    }
+
+    /// Where systemd puts the unit's cgroup, relative to the cgroup2 root: a slice named
+    /// a-b-c.slice lives in /a.slice/a-b.slice/a-b-c.slice.
+    public var cgroupPath: String {
+        "/" + (Self.expand(slice) + [name]).joined(separator: "/")
+    }
+
+    static func expand(_ slice: String) -> [String] {
+        if slice == "-.slice" { return [] }
+        let base = slice.dropLast(".slice".count)
+        var out: [String] = []
+        var prefix = ""
+        for part in base.split(separator: "-") {
+            prefix += (prefix.isEmpty ? "" : "-") + part
+            out.append(prefix + ".slice")
+        }
+        return out
+    }
+}
+
+enum SystemdManager {
+    static let service = "org.freedesktop.systemd1"
+    static let path = "/org/freedesktop/systemd1"
+    static let manager = "org.freedesktop.systemd1.Manager"
+
+    /// Starts the scope holding `pid` and waits until systemd has moved it there.
+    static func startScope(_ unit: SystemdUnit, pid: Int32, description: String,
+                           properties extra: [(String, DBusValue)]) throws {
+        let bus = try DBusConnection()
+        try subscribe(bus)
+        var props: [(String, DBusValue)] = [
+            ("Description", .string(description)),
+            ("PIDs", .uint32s([UInt32(pid)])),
+            ("Delegate", .bool(true)),
+            ("DefaultDependencies", .bool(false)),
+            ("MemoryAccounting", .bool(true)),
+            ("CPUAccounting", .bool(true)),
+            ("IOAccounting", .bool(true)),
+            ("TasksAccounting", .bool(true)),
+        ]
+        if unit.name.hasSuffix(".scope") { props.insert(("Slice", .string(unit.slice)), at: 1) }
+        props += extra
+        let reply: DBusMessage
+        do {
+            reply = try bus.call(service, path, manager, "StartTransientUnit",
+                                 [.string(unit.name), .string("replace"), .properties(props), .auxUnits([])])
+        } catch let e as DBusConnection.CallError {
+            throw RuntimeError("systemd could not start \(unit.name): \(e)")
+        }
+        var r = reply.bodyReader
+        let job = try r.string()
+        try waitForJob(bus, job, what: "start \(unit.name)")
+    }
+
+    /// Stops the unit (and so kills what is left in it); a unit that is gone is fine.
+    static func stop(_ unit: SystemdUnit) throws {
+        let bus = try DBusConnection()
+        try subscribe(bus)
+        let reply: DBusMessage
+        do {
+            reply = try bus.call(service, path, manager, "StopUnit", [.string(unit.name), .string("replace")])
+        } catch let e as DBusConnection.CallError where e.name == "org.freedesktop.systemd1.NoSuchUnit" {
+            return
+        }
+        var r = reply.bodyReader
+        try waitForJob(bus, try r.string(), what: "stop \(unit.name)")
+    }
+
+    /// Changes unit properties at run time (`update`).
+    static func setProperties(_ unit: SystemdUnit, _ props: [(String, DBusValue)]) throws {
+        if props.isEmpty { return }
+        let bus = try DBusConnection()
+        do {
+            try bus.call(service, path, manager, "SetUnitProperties", [.string(unit.name), .bool(true), .properties(props)])
+        } catch let e as DBusConnection.CallError {
+            throw RuntimeError("systemd could not update \(unit.name): \(e)")
+        }
+    }
+
+    private static func subscribe(_ bus: DBusConnection) throws {
+        if bus.viaBus {
+            try bus.call(nil, "/org/freedesktop/DBus", "org.freedesktop.DBus", "AddMatch",
+                         [.string("type='signal',sender='\(service)',interface='\(manager)',member='JobRemoved'")],
+                         destination: "org.freedesktop.DBus")
+        }
+        do {
+            try bus.call(service, path, manager, "Subscribe")
+        } catch let e as DBusConnection.CallError where e.name.hasSuffix("AlreadySubscribed") {}
+    }
+
+    /// JobRemoved(u id, o job, s unit, s result) for our job; "done" is success.
+    private static func waitForJob(_ bus: DBusConnection, _ job: String, what: String) throws {
+        var result = ""
+        _ = try bus.waitForSignal(timeoutMS: 30_000) { m in
+            guard m.member == "JobRemoved", m.signature == "uoss" else { return false }
+            var r = m.bodyReader
+            guard (try? r.u32()) != nil, let j = try? r.string(), j == job,
+                  (try? r.string()) != nil, let res = try? r.string() else { return false }
+            result = res
+            return true
+        }
+        if result != "done" { throw RuntimeError("systemd could not \(what): job \(result)") }
+    }
+}

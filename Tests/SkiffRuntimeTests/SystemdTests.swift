@@ -1,0 +1,56 @@
+import XCTest
+@testable import SkiffRuntime
+
+final class SystemdTests: XCTestCase {
+    func testUnitNamesAndCgroupPaths() throws {
+        let u = try SystemdUnit(cgroupsPath: "machine.slice:libpod:abc", id: "x")
+        XCTAssertEqual(u, SystemdUnit(slice: "machine.slice", name: "libpod-abc.scope"))
+        XCTAssertEqual(u.cgroupPath, "/machine.slice/libpod-abc.scope")
+        XCTAssertEqual(try SystemdUnit(cgroupsPath: nil, id: "c1").cgroupPath, "/system.slice/skiff-c1.scope")
+        XCTAssertEqual(try SystemdUnit(cgroupsPath: ":skiff:c2", id: "x").name, "skiff-c2.scope")
+        XCTAssertEqual(try SystemdUnit(cgroupsPath: "a-b-c.slice::n", id: "x").cgroupPath, "/a.slice/a-b.slice/a-b-c.slice/n.scope")
+        XCTAssertEqual(try SystemdUnit(cgroupsPath: "-.slice:p:n", id: "x").cgroupPath, "/p-n.scope")
+        XCTAssertThrowsError(try SystemdUnit(cgroupsPath: "/abs/path", id: "x")) { e in
+            XCTAssertEqual((e as? ConfigError)?.path, "linux.cgroupsPath")
+        }
+        XCTAssertThrowsError(try SystemdUnit(cgroupsPath: "notaslice:p:n", id: "x"))
+    }
+
+    /// The Hello call as the D-Bus specification's examples spell it, byte for byte.
+    func testHelloEncoding() {
+        let m = DBusMessage.call("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "Hello", serial: 1)
+        let bytes = m.encoded()
+        XCTAssertEqual(Array(bytes[0..<16]), [0x6c, 1, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0x6d, 0, 0, 0])
+        XCTAssertEqual(bytes.count, 128)  // 16 + 109 bytes of fields, padded to 8
+        XCTAssertEqual(DBusMessage.length(of: bytes[...]), 128)
+        let back = try? DBusMessage.decode(bytes)
+        XCTAssertEqual(back?.member, "Hello")
+        XCTAssertEqual(back?.destination, "org.freedesktop.DBus")
+        XCTAssertEqual(back?.path, "/org/freedesktop/DBus")
+    }
+
+    func testStartTransientUnitBodyRoundTrip() throws {
+        let props: [(String, DBusValue)] = [("PIDs", .uint32s([42])), ("Delegate", .bool(true)),
+                                           ("MemoryMax", .uint64(1 << 30)), ("AllowedCPUs", .bytes([0b101]))]
+        let m = DBusMessage.call(nil, "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager", "StartTransientUnit",
+                                 [.string("x.scope"), .string("replace"), .properties(props), .auxUnits([])], serial: 7)
+        XCTAssertEqual(m.signature, "ssa(sv)a(sa(sv))")
+        let back = try DBusMessage.decode(m.encoded())
+        XCTAssertEqual(back.signature, "ssa(sv)a(sa(sv))")
+        var r = back.bodyReader
+        XCTAssertEqual(try r.string(), "x.scope")
+        XCTAssertEqual(try r.string(), "replace")
+        let arrayLength = try r.u32()
+        r.align(8)
+        let start = r.offset
+        var names: [String] = []
+        while r.offset < start + Int(arrayLength) {
+            r.align(8)
+            names.append(try r.string())
+            var sig = Substring(try r.signature())
+            try r.skip(&sig)
+        }
+        XCTAssertEqual(names, ["PIDs", "Delegate", "MemoryMax", "AllowedCPUs"])
+        XCTAssertEqual(try r.u32(), 0)  // empty aux array
+    }
+}
