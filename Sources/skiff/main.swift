@@ -30,6 +30,9 @@ COMMANDS:
    delete    delete a container (delete [-f|--force] ID)
    list      list containers (list [--format table|json] [-q])
    spec      write a default config.json (spec [-b bundle] [--rootless])
+   pause     freeze every process of a container (pause ID)
+   resume    thaw a paused container (resume ID)
+   ps        list a container's processes (ps [--format table|json] ID [ps options, default -ef])
    features  print the features skiff supports, as JSON
 
 GLOBAL OPTIONS:
@@ -139,6 +142,20 @@ func main() -> Int32 {
             let path = dir + "/config.json"
             if access(path, F_OK) == 0 { throw RuntimeError("File \(path) exists. Remove it first") }
             try Files.writeAtomically(path, Array((DefaultSpec.make(rootless: p.bool("rootless")).serialized(indent: "\t")).utf8), mode: 0o644)
+        case "pause", "resume":
+            let (p, _) = try parseFlags(args, [])
+            let id = try exactlyOne(p, cmd)
+            if cmd == "pause" { try Container.pause(id: id, runtime: runtime) } else { try Container.resume(id: id, runtime: runtime) }
+        case "ps":
+            // ps's own options follow the ID (runc passes them to ps(1); default -ef).
+            let (p, rest) = try parseFlags(args, [Flag(names: ["format", "f"], takesValue: true)], stopAtPositional: true)
+            guard let id = rest.first else { throw UsageError(description: "skiff: \"ps\" requires a minimum of 1 argument(s)") }
+            let pids = try Container.pids(id: id, runtime: runtime)
+            switch p.string("format") ?? "table" {
+            case "json": out(JSON.array(pids.map { .int($0) }).serialized() + "\n")
+            case "table": try printPS(pids, psArgs: Array(rest.dropFirst()))
+            case let f: throw UsageError(description: "invalid format option \"\(f)\" (want table or json)")
+            }
         case "features":
             out(Features.json().serialized(indent: "    ") + "\n")
         case "help":
@@ -188,6 +205,44 @@ func printList(_ states: [OCIState], format: String, quiet: Bool) throws {
     default:
         throw UsageError(description: "invalid format option \"\(format)\" (want table or json)")
     }
+}
+
+/// runc's table: ps(1)'s header, then its lines whose PID column is one of the container's.
+func printPS(_ pids: [Int32], psArgs: [String]) throws {
+    let args = psArgs.isEmpty ? ["-ef"] : psArgs
+    var fds: [Int32] = [-1, -1]
+    guard pipe(&fds) == 0 else { throw RuntimeError("pipe: \(String(cString: strerror(errno)))") }
+    let child = fork()
+    if child == 0 {
+        dup2(fds[1], 1)
+        close(fds[0]); close(fds[1])
+        let argv = (["ps"] + args).map { strdup($0) } + [nil]
+        execvp("ps", argv)
+        _exit(127)
+    }
+    close(fds[1])
+    var data: [UInt8] = []
+    var buf = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = read(fds[0], &buf, buf.count)
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { break }
+        data += buf[0..<n]
+    }
+    close(fds[0])
+    var st: Int32 = 0
+    while waitpid(child, &st, 0) < 0 && errno == EINTR {}
+    let lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+    guard let header = lines.first, let pidColumn = header.split(separator: " ").firstIndex(of: "PID") else {
+        throw RuntimeError("ps \(args.joined(separator: " ")): output has no PID column")
+    }
+    let wanted = Set(pids)
+    var text = header + "\n"
+    for line in lines.dropFirst() {
+        let fields = line.split(separator: " ")
+        if fields.count > pidColumn, let pid = Int32(fields[pidColumn]), wanted.contains(pid) { text += line + "\n" }
+    }
+    out(String(text))
 }
 
 exit(main())
