@@ -32,6 +32,10 @@ extension Container {
         }
         let plan = try LaunchPlan.make(id: id, bundle: bundle, spec: spec, noPivot: o.noPivot,
                                        noNewKeyring: o.noNewKeyring, preserveFDs: o.preserveFDs)
+        if !plan.unavailableCapabilities.isEmpty {
+            // runc's words: a config written for a newer kernel runs without what this one lacks.
+            runtime.log.warn("ignoring unknown or unavailable capabilities: [\(plan.unavailableCapabilities.joined(separator: " "))]")
+        }
 
         let store = StateStore(root: runtime.root)
         let lock = try store.create(id)
@@ -142,6 +146,8 @@ extension Container {
             switch tag {
             case .error:
                 throw RuntimeError(payload)
+            case .warning:
+                runtime.log.warn(payload)
             case .pid:
                 // The real init was forked by the child (a joined pid namespace); reap the middle one.
                 guard let p = Int32(payload) else { throw RuntimeError("bad pid from the container process") }

@@ -105,11 +105,11 @@ enum InitProcess {
         let process = plan.process
         var env = process.env
         if !env.contains(where: { $0.hasPrefix("HOME=") }) { env.append("HOME=/") }
-        let caps = process.capabilities.map(CapabilitySetup.init)
+        let caps = plan.capabilities
         try caps?.beforeUserChange()
         let setgroupsAllowed = !plan.newUserNamespace || (try? Files.readString("/proc/self/setgroups"))?.hasPrefix("allow") ?? true
         try ProcessSetup.setUser(process.user, allowSetgroups: setgroupsAllowed)
-        try caps?.afterUserChange()
+        for warning in try caps?.afterUserChange() ?? [] { try ch.send(.warning, warning) }
         if let mask = process.user.umask { umask(mode_t(mask)) } else { umask(0o022) }
         if chdir(process.cwd) != 0 { throw SysError(errno, "chdir to process.cwd", process.cwd) }
         let path = try ProcessSetup.lookPath(process.args[0], env: env)

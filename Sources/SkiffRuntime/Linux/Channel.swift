@@ -10,6 +10,7 @@ public struct Channel {
         case pid = 0x50         // child → parent: the pid of the real init (after a fork)
         case ready = 0x52       // child → parent: set up, waiting on the exec fifo
         case error = 0x45       // child → parent: what failed
+        case warning = 0x57     // child → parent: a line for the runtime's log; set-up goes on
     }
 
     public let fd: Int32

@@ -33,9 +33,14 @@ public struct LaunchPlan {
     public var noPivot: Bool
     public var noNewKeyring: Bool
     public var preserveFDs: Int32
+    /// process.capabilities as masks for this kernel (nil: left as they are).
+    public var capabilities: CapabilitySetup?
+    /// Capability names skiff knows but this kernel does not (runc ignores them with a warning).
+    public var unavailableCapabilities: [String]
 
     public static func make(id: String, bundle: String, spec: Spec, noPivot: Bool = false,
-                            noNewKeyring: Bool = false, preserveFDs: Int32 = 0) throws -> LaunchPlan {
+                            noNewKeyring: Bool = false, preserveFDs: Int32 = 0,
+                            lastCapability: Int? = nil) throws -> LaunchPlan {
         guard let process = spec.process, let root = spec.root else { throw RuntimeError("config has no process or root") }
         let rootfs = Files.absolute(root.path, relativeTo: bundle)
         var clone: UInt64 = 0
@@ -77,12 +82,15 @@ public struct LaunchPlan {
             mounts.append(PlannedMount(destination: Files.clean(m.destination), type: bind ? "bind" : type,
                                        source: source, options: opts, isBind: bind, sourceIsDirectory: isDir))
         }
+        let caps = process.capabilities.map {
+            CapabilitySetup($0, lastCap: lastCapability ?? CapabilitySetup.lastCapability())
+        }
         let devBound = mounts.contains { $0.destination == "/dev" && $0.isBind }
         return LaunchPlan(id: id, bundle: bundle, rootfs: rootfs, spec: spec, process: process,
                           cloneFlags: clone, unshareFlags: unshare, joins: joins, forkAfterJoin: forkAfterJoin,
                           newUserNamespace: clone & UInt64(CLONE_NEWUSER) != 0 || (!joinsUser && unshare & CLONE_NEWUSER != 0),
                           newTimeNamespace: unshare & 0x80 != 0,
                           mounts: mounts, setupDev: !devBound, noPivot: noPivot, noNewKeyring: noNewKeyring,
-                          preserveFDs: preserveFDs)
+                          preserveFDs: preserveFDs, capabilities: caps, unavailableCapabilities: caps?.unavailable ?? [])
     }
 }

@@ -20,6 +20,10 @@ public enum Validation {
                     throw ConfigError("process.capabilities.\(set)[\(i)]", "unknown capability \"\(name)\"")
                 }
             }
+            // capset(2) refuses it; say which entry rather than fail with EPERM in the init.
+            for (i, name) in caps.effective.enumerated() where !caps.permitted.contains(name) {
+                throw ConfigError("process.capabilities.effective[\(i)]", "\"\(name)\" is not in the permitted set")
+            }
         }
         if let adj = process.oomScoreAdj, adj < -1000 || adj > 1000 {
             throw ConfigError("process.oomScoreAdj", "\(adj) is outside -1000...1000")
