@@ -110,6 +110,10 @@ extension Container {
         let (parentEnd, childEnd) = try Channel.pair()
         defer { parentEnd.close() }
 
+        // Id-mapped mounts need the host's user namespace: made here, attached by the init.
+        var idmapped = try IDMappedMounts.prepare(plan)
+        defer { for fd in idmapped where fd >= 0 { close(fd) } }
+
         if runtime.debug {
             runtime.log.debug("threads at clone: \(threadCount())")
         }
@@ -124,9 +128,12 @@ extension Container {
             // The flock lives on the open file: our copy must go or `start` would wait for us.
             close(lockFD)
             parentEnd.close()
-            InitProcess.run(.init(plan: plan, channel: childEnd, fifoFD: fifoFD, consoleSocket: consoleSocket))
+            InitProcess.run(.init(plan: plan, channel: childEnd, fifoFD: fifoFD, consoleSocket: consoleSocket,
+                                  idmappedMounts: idmapped))
         }
         childEnd.close()
+        for fd in idmapped where fd >= 0 { close(fd) }
+        idmapped = []
         cleanup.pid = pid
         var initPID = pid
 

@@ -9,6 +9,8 @@ enum InitProcess {
         var channel: Channel
         var fifoFD: Int32
         var consoleSocket: Int32?
+        /// The parent's detached id-mapped mounts, one per planned mount (-1: none), or empty.
+        var idmappedMounts: [Int32] = []
     }
 
     static func run(_ ctx: Context) -> Never {
@@ -32,7 +34,7 @@ enum InitProcess {
         // for `start` (runc's init never gets them).
         // close_range over the gaps between the fds we keep: no /proc walk on the start path.
         var from = UInt32(3 + plan.preserveFDs)
-        for fd in [ch.fd, ctx.fifoFD, ctx.consoleSocket ?? -1].sorted() where fd >= 0 && UInt32(fd) >= from {
+        for fd in ([ch.fd, ctx.fifoFD, ctx.consoleSocket ?? -1] + ctx.idmappedMounts).sorted() where fd >= 0 && UInt32(fd) >= from {
             if UInt32(fd) > from { skiff_close_range(from, UInt32(fd) - 1) }
             from = UInt32(fd) + 1
         }
@@ -73,7 +75,8 @@ enum InitProcess {
         }
 
         try Rootfs.prepare(plan)
-        try Rootfs.mountAll(plan)
+        try Rootfs.mountAll(plan, detached: ctx.idmappedMounts)
+        for fd in ctx.idmappedMounts where fd >= 0 { close(fd) }
         // Mounts are done: the parent runs prestart and createRuntime hooks, and sends
         // back the state (with the host pid) for the createContainer hooks.
         try ch.send(.runHooks)
