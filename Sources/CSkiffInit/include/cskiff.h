@@ -21,6 +21,11 @@ int skiff_pivot_root(const char *new_root, const char *put_old);
 int skiff_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve);
 int skiff_mount_setattr(int dirfd, const char *path, unsigned int flags,
                         uint64_t attr_set, uint64_t attr_clr, uint64_t propagation);
+// mount_setattr with a user namespace fd: MOUNT_ATTR_IDMAP for an id-mapped mount.
+int skiff_mount_setattr_idmap(int dirfd, const char *path, unsigned int flags, int userns_fd);
+// open_tree(2) and move_mount(2): detached mount trees made in one process, attached in another.
+int skiff_open_tree(int dirfd, const char *path, unsigned int flags);
+int skiff_move_mount(int from_dirfd, const char *from_path, int to_dirfd, const char *to_path, unsigned int flags);
 long skiff_bpf(int cmd, void *attr, unsigned int size);
 int skiff_pidfd_open(pid_t pid);
 int skiff_pidfd_send_signal(int pidfd, int sig);

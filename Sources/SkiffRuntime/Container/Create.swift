@@ -32,6 +32,10 @@ extension Container {
         let seccomp = try spec.linux.seccomp.map(SeccompFilter.compile)
         let plan = try LaunchPlan.make(id: id, bundle: bundle, spec: spec, noPivot: o.noPivot,
                                        noNewKeyring: o.noNewKeyring, preserveFDs: o.preserveFDs)
+        if !plan.unavailableCapabilities.isEmpty {
+            // runc's words: a config written for a newer kernel runs without what this one lacks.
+            runtime.log.warn("ignoring unknown or unavailable capabilities: [\(plan.unavailableCapabilities.joined(separator: " "))]")
+        }
 
         let store = StateStore(root: runtime.root)
         let lock = try store.create(id)
@@ -106,6 +110,10 @@ extension Container {
         let (parentEnd, childEnd) = try Channel.pair()
         defer { parentEnd.close() }
 
+        // Id-mapped mounts need the host's user namespace: made here, attached by the init.
+        var idmapped = try IDMappedMounts.prepare(plan)
+        defer { for fd in idmapped where fd >= 0 { close(fd) } }
+
         if runtime.debug {
             runtime.log.debug("threads at clone: \(threadCount())")
         }
@@ -121,9 +129,11 @@ extension Container {
             close(lockFD)
             parentEnd.close()
             InitProcess.run(.init(plan: plan, channel: childEnd, fifoFD: fifoFD, consoleSocket: consoleSocket,
-                                    seccomp: seccomp))
+                                    seccomp: seccomp, idmappedMounts: idmapped))
         }
         childEnd.close()
+        for fd in idmapped where fd >= 0 { close(fd) }
+        idmapped = []
         cleanup.pid = pid
         var initPID = pid
 
@@ -143,6 +153,8 @@ extension Container {
             switch tag {
             case .error:
                 throw RuntimeError(payload)
+            case .warning:
+                runtime.log.warn(payload)
             case .pid:
                 // The real init was forked by the child (a joined pid namespace); reap the middle one.
                 guard let p = Int32(payload) else { throw RuntimeError("bad pid from the container process") }

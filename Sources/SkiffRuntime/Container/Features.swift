@@ -19,7 +19,7 @@ public enum Features {
         linux["apparmor"] = .object(JSONObject([("enabled", .bool(true))]))
         linux["selinux"] = .object(JSONObject([("enabled", .bool(true))]))
         linux["intelRdt"] = .object(JSONObject([("enabled", .bool(false))]))
-        linux["mountExtensions"] = .object(JSONObject([("idmap", .object(JSONObject([("enabled", .bool(false))])))]))
+        linux["mountExtensions"] = .object(JSONObject([("idmap", .object(JSONObject([("enabled", .bool(true))])))]))
         var o = JSONObject()
         o["ociVersionMin"] = .string("1.0.0")
         o["ociVersionMax"] = .string(ociVersion)

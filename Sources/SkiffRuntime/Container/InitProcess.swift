@@ -10,6 +10,8 @@ enum InitProcess {
         var fifoFD: Int32
         var consoleSocket: Int32?
         var seccomp: SeccompFilter?
+        /// The parent's detached id-mapped mounts, one per planned mount (-1: none), or empty.
+        var idmappedMounts: [Int32] = []
     }
 
     static func run(_ ctx: Context) -> Never {
@@ -33,7 +35,7 @@ enum InitProcess {
         // for `start` (runc's init never gets them).
         // close_range over the gaps between the fds we keep: no /proc walk on the start path.
         var from = UInt32(3 + plan.preserveFDs)
-        for fd in [ch.fd, ctx.fifoFD, ctx.consoleSocket ?? -1].sorted() where fd >= 0 && UInt32(fd) >= from {
+        for fd in ([ch.fd, ctx.fifoFD, ctx.consoleSocket ?? -1] + ctx.idmappedMounts).sorted() where fd >= 0 && UInt32(fd) >= from {
             if UInt32(fd) > from { skiff_close_range(from, UInt32(fd) - 1) }
             from = UInt32(fd) + 1
         }
@@ -74,7 +76,8 @@ enum InitProcess {
         }
 
         try Rootfs.prepare(plan)
-        try Rootfs.mountAll(plan)
+        try Rootfs.mountAll(plan, detached: ctx.idmappedMounts)
+        for fd in ctx.idmappedMounts where fd >= 0 { close(fd) }
         // Mounts are done: the parent runs prestart and createRuntime hooks, and sends
         // back the state (with the host pid) for the createContainer hooks.
         try ch.send(.runHooks)
@@ -106,14 +109,14 @@ enum InitProcess {
         let process = plan.process
         var env = process.env
         if !env.contains(where: { $0.hasPrefix("HOME=") }) { env.append("HOME=/") }
-        let caps = process.capabilities.map(CapabilitySetup.init)
+        let caps = plan.capabilities
         // Without noNewPrivileges, loading a filter needs CAP_SYS_ADMIN: load it before the
         // caps go (runc's order). With it, as late as the handover to the parent allows.
         if let filter = ctx.seccomp, !process.noNewPrivileges { try loadSeccomp(filter, ch) }
         try caps?.beforeUserChange()
         let setgroupsAllowed = !plan.newUserNamespace || (try? Files.readString("/proc/self/setgroups"))?.hasPrefix("allow") ?? true
         try ProcessSetup.setUser(process.user, allowSetgroups: setgroupsAllowed)
-        try caps?.afterUserChange()
+        for warning in try caps?.afterUserChange() ?? [] { try ch.send(.warning, warning) }
         if let mask = process.user.umask { umask(mode_t(mask)) } else { umask(0o022) }
         if chdir(process.cwd) != 0 { throw SysError(errno, "chdir to process.cwd", process.cwd) }
         let path = try ProcessSetup.lookPath(process.args[0], env: env)

@@ -3,10 +3,14 @@ import CSkiffInit
 
 /// process.capabilities applied with raw prctl/capset, in runc's order: the bounding
 /// set is dropped and KEEPCAPS set before the uid change, the other sets after it.
-public struct CapabilitySetup {
-    let bounding: UInt64, effective: UInt64, permitted: UInt64, inheritable: UInt64
-    let ambient: [Int]
-    let lastCap: Int
+/// The masks are computed by the parent (LaunchPlan); the init only applies them.
+public struct CapabilitySetup: Equatable {
+    public let bounding: UInt64, effective: UInt64, permitted: UInt64, inheritable: UInt64
+    /// Raised one by one, in config order.
+    public let ambient: [Int]
+    public let lastCap: Int
+    /// Names skiff knows but the kernel does not (above cap_last_cap), sorted, once each.
+    public let unavailable: [String]
 
     static func lastCapability() -> Int {
         if let s = try? Files.readString("/proc/sys/kernel/cap_last_cap"),
@@ -14,21 +18,26 @@ public struct CapabilitySetup {
         return Capabilities.names.count - 1
     }
 
-    /// Names the running kernel does not know are ignored, as runc does.
-    public init(_ caps: Spec.Capabilities) {
-        let last = CapabilitySetup.lastCapability()
-        func mask(_ names: [String]) -> UInt64 {
-            names.reduce(0) { m, n in
-                guard let c = Capabilities.number(of: n), c <= last else { return m }
-                return m | (1 << UInt64(c))
+    /// Unknown names were refused by Validation. Names the running kernel lacks are left
+    /// out, as runc does ("ignoring unknown or unavailable capabilities"): a config written
+    /// for a newer kernel still runs.
+    public init(_ caps: Spec.Capabilities, lastCap: Int) {
+        var skipped = Set<String>()
+        func numbers(_ names: [String]) -> [Int] {
+            names.compactMap { n in
+                guard let c = Capabilities.number(of: n) else { return nil }
+                if c > lastCap { skipped.insert(n); return nil }
+                return c
             }
         }
+        func mask(_ names: [String]) -> UInt64 { numbers(names).reduce(0) { $0 | (1 << UInt64($1)) } }
         bounding = mask(caps.bounding)
         effective = mask(caps.effective)
         permitted = mask(caps.permitted)
         inheritable = mask(caps.inheritable)
-        ambient = caps.ambient.compactMap { Capabilities.number(of: $0) }.filter { $0 <= last }
-        lastCap = last
+        ambient = numbers(caps.ambient)
+        self.lastCap = lastCap
+        unavailable = skipped.sorted()
     }
 
     public func beforeUserChange() throws {
@@ -40,16 +49,25 @@ public struct CapabilitySetup {
         if skiff_prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0 { throw SysError(errno, "prctl(PR_SET_KEEPCAPS)") }
     }
 
-    public func afterUserChange() throws {
+    /// Returns a warning for each ambient capability the kernel would not raise.
+    public func afterUserChange() throws -> [String] {
         _ = skiff_prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0)
-        if skiff_capset(effective, permitted, inheritable) != 0 { throw SysError(errno, "capset") }
-        for c in ambient {
-            // The kernel raises an ambient cap only if it is permitted and inheritable;
-            // runc's own default spec lists ambient caps without inheritable ones, and runc
-            // tolerates that, so we skip such a cap rather than fail (EPERM).
-            if skiff_prctl(PR_CAP_AMBIENT, UInt(PR_CAP_AMBIENT_RAISE), UInt(c), 0, 0) != 0 && errno != EPERM {
-                throw SysError(errno, "raise ambient capability \(Capabilities.names[c])")
-            }
+        if skiff_capset(effective, permitted, inheritable) != 0 {
+            // The kernel's rules (capset(2)): effective within permitted, permitted within
+            // what we hold, inheritable within bounding (we hold no inheritable caps).
+            throw SysError(errno, "capset (effective must be within permitted and inheritable within bounding)")
         }
+        // Nothing the runtime itself carried in its ambient set reaches the container.
+        if skiff_prctl(PR_CAP_AMBIENT, UInt(PR_CAP_AMBIENT_CLEAR_ALL), 0, 0, 0) != 0 && errno != EINVAL {
+            throw SysError(errno, "clear ambient capabilities")
+        }
+        var warnings: [String] = []
+        for c in ambient where skiff_prctl(PR_CAP_AMBIENT, UInt(PR_CAP_AMBIENT_RAISE), UInt(c), 0, 0) != 0 {
+            // The kernel raises an ambient cap only if it is permitted and inheritable. runc
+            // warns and goes on (its own default spec lists ambient caps without inheritable
+            // ones), so a config that runs under runc runs here.
+            warnings.append("can't raise ambient capability \(Capabilities.names[c]): \(String(cString: strerror(errno)))")
+        }
+        return warnings
     }
 }

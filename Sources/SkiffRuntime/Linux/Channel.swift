@@ -12,6 +12,7 @@ public struct Channel {
         case error = 0x45       // child → parent: what failed
         case seccompFD = 0x53   // child → parent: the number of its seccomp notify fd
         case seccompDone = 0x73 // parent → child: the agent has it
+        case warning = 0x57     // child → parent: a line for the runtime's log; set-up goes on
     }
 
     public let fd: Int32

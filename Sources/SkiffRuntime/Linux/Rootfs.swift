@@ -13,11 +13,12 @@ enum Rootfs {
         try Mounts.mount(plan.rootfs, plan.rootfs, "bind", UInt(MS_BIND | MS_REC), nil)
     }
 
-    static func mountAll(_ plan: LaunchPlan) throws {
+    /// `detached`: the parent's id-mapped mounts, one fd per planned mount (-1: none), or empty.
+    static func mountAll(_ plan: LaunchPlan, detached: [Int32] = []) throws {
         let root = try RootResolver(rootPath: plan.rootfs)
         defer { close(root.rootFD) }
-        for m in plan.mounts {
-            try mountOne(m, root: root, plan: plan)
+        for (i, m) in plan.mounts.enumerated() {
+            try mountOne(m, root: root, plan: plan, detached: i < detached.count ? detached[i] : -1)
         }
         if plan.setupDev {
             for d in Devices.defaults + plan.spec.linux.devices {
@@ -31,14 +32,19 @@ enum Rootfs {
         if plan.process.cwd.hasPrefix("/") { close(try root.openOrCreate(plan.process.cwd, file: false)) }
     }
 
-    static func mountOne(_ m: LaunchPlan.PlannedMount, root: RootResolver, plan: LaunchPlan) throws {
+    static func mountOne(_ m: LaunchPlan.PlannedMount, root: RootResolver, plan: LaunchPlan, detached: Int32 = -1) throws {
         let shown = m.destination
         let fd = try root.openOrCreate(m.destination, file: m.isBind && !m.sourceIsDirectory)
         defer { close(fd) }
         let target = RootResolver.procPath(fd)
         let o = m.options
         if m.isBind {
-            try Mounts.mount(m.source, target, nil, UInt(MS_BIND) | (o.flags & UInt(MS_REC)), nil, shownAs: shown)
+            if detached >= 0 {
+                // Id-mapped: the parent made it; it only has to be put in place.
+                try IDMappedMounts.attach(detached, on: fd, shownAs: shown)
+            } else {
+                try Mounts.mount(m.source, target, nil, UInt(MS_BIND) | (o.flags & UInt(MS_REC)), nil, shownAs: shown)
+            }
             // Bind mounts ignore per-mount flags until remounted; remount through a fresh
             // fd because the old one points at the mount point underneath.
             let changeable = UInt(MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME)

@@ -10,6 +10,19 @@ public struct LaunchPlan {
         public var options: MountOptions
         public var isBind: Bool
         public var sourceIsDirectory: Bool
+        /// Set for an id-mapped bind mount (made detached by the parent, attached by the init).
+        public var idmap: IDMap? = nil
+    }
+
+    /// The user namespace an id-mapped mount takes its mapping from: the mount's own
+    /// mappings, or (idmap/ridmap without mappings) the container's user namespace.
+    public struct IDMap: Equatable {
+        public var uidMappings: [Spec.IDMapping]
+        public var gidMappings: [Spec.IDMapping]
+        /// A joined user namespace whose mapping is used as it is.
+        public var userNSPath: String?
+        /// ridmap: the submounts of an rbind are id-mapped too.
+        public var recursive: Bool
     }
 
     public var id: String
@@ -33,9 +46,14 @@ public struct LaunchPlan {
     public var noPivot: Bool
     public var noNewKeyring: Bool
     public var preserveFDs: Int32
+    /// process.capabilities as masks for this kernel (nil: left as they are).
+    public var capabilities: CapabilitySetup?
+    /// Capability names skiff knows but this kernel does not (runc ignores them with a warning).
+    public var unavailableCapabilities: [String]
 
     public static func make(id: String, bundle: String, spec: Spec, noPivot: Bool = false,
-                            noNewKeyring: Bool = false, preserveFDs: Int32 = 0) throws -> LaunchPlan {
+                            noNewKeyring: Bool = false, preserveFDs: Int32 = 0,
+                            lastCapability: Int? = nil) throws -> LaunchPlan {
         guard let process = spec.process, let root = spec.root else { throw RuntimeError("config has no process or root") }
         let rootfs = Files.absolute(root.path, relativeTo: bundle)
         var clone: UInt64 = 0
@@ -74,8 +92,15 @@ public struct LaunchPlan {
                 var st = stat()
                 isDir = stat(source, &st) != 0 || (st.st_mode & S_IFMT) == S_IFDIR
             }
-            mounts.append(PlannedMount(destination: Files.clean(m.destination), type: bind ? "bind" : type,
-                                       source: source, options: opts, isBind: bind, sourceIsDirectory: isDir))
+            var planned = PlannedMount(destination: Files.clean(m.destination), type: bind ? "bind" : type,
+                                       source: source, options: opts, isBind: bind, sourceIsDirectory: isDir)
+            if opts.idmap || !m.uidMappings.isEmpty || !m.gidMappings.isEmpty {
+                planned.idmap = idmap(for: m, options: opts, spec: spec)
+            }
+            mounts.append(planned)
+        }
+        let caps = process.capabilities.map {
+            CapabilitySetup($0, lastCap: lastCapability ?? CapabilitySetup.lastCapability())
         }
         let devBound = mounts.contains { $0.destination == "/dev" && $0.isBind }
         return LaunchPlan(id: id, bundle: bundle, rootfs: rootfs, spec: spec, process: process,
@@ -83,6 +108,23 @@ public struct LaunchPlan {
                           newUserNamespace: clone & UInt64(CLONE_NEWUSER) != 0 || (!joinsUser && unshare & CLONE_NEWUSER != 0),
                           newTimeNamespace: unshare & 0x80 != 0,
                           mounts: mounts, setupDev: !devBound, noPivot: noPivot, noNewKeyring: noNewKeyring,
-                          preserveFDs: preserveFDs)
+                          preserveFDs: preserveFDs, capabilities: caps, unavailableCapabilities: caps?.unavailable ?? [])
+    }
+
+    /// The mount's own mappings win; without them the container's user namespace gives
+    /// them (config.md allows it, runc does it): its path if joined, else its mappings.
+    static func idmap(for m: Spec.Mount, options: MountOptions, spec: Spec) -> IDMap {
+        var map = IDMap(uidMappings: m.uidMappings, gidMappings: m.gidMappings, userNSPath: nil,
+                        recursive: options.idmapRecursive)
+        if m.uidMappings.isEmpty && m.gidMappings.isEmpty,
+           let user = spec.linux.namespaces.first(where: { $0.type == .user }) {
+            if let path = user.path {
+                map.userNSPath = path
+            } else {
+                map.uidMappings = spec.linux.uidMappings
+                map.gidMappings = spec.linux.gidMappings
+            }
+        }
+        return map
     }
 }

@@ -8,6 +8,9 @@ public struct MountOptions: Equatable {
     public var recursiveSet: UInt64 = 0 // MOUNT_ATTR_* for the r* options (rro, rnosuid, ...)
     public var recursiveClear: UInt64 = 0
     public var data: [String] = []      // everything mount(2) passes through to the filesystem
+    /// "idmap" or "ridmap" (config.md): the mount is id-mapped, ridmap also for its submounts.
+    public var idmap = false
+    public var idmapRecursive = false
 
     public var isBind: Bool { flags & UInt(MS_BIND) != 0 }
     public var isRecursiveBind: Bool { isBind && flags & UInt(MS_REC) != 0 }
@@ -85,8 +88,11 @@ public struct MountOptions: Equatable {
                     m.recursiveClear |= r.attr
                     m.recursiveSet &= ~r.attr
                 }
-            } else if o == "tmpcopyup" || o == "idmap" || o == "ridmap" {
-                continue  // handled by the caller (issue: security) or not applicable here
+            } else if o == "idmap" || o == "ridmap" {
+                m.idmap = true
+                m.idmapRecursive = o == "ridmap"
+            } else if o == "tmpcopyup" {
+                continue  // not applicable here
             } else {
                 m.data.append(o)
             }

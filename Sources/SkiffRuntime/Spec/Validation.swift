@@ -20,6 +20,10 @@ public enum Validation {
                     throw ConfigError("process.capabilities.\(set)[\(i)]", "unknown capability \"\(name)\"")
                 }
             }
+            // capset(2) refuses it; say which entry rather than fail with EPERM in the init.
+            for (i, name) in caps.effective.enumerated() where !caps.permitted.contains(name) {
+                throw ConfigError("process.capabilities.effective[\(i)]", "\"\(name)\" is not in the permitted set")
+            }
         }
         if let adj = process.oomScoreAdj, adj < -1000 || adj > 1000 {
             throw ConfigError("process.oomScoreAdj", "\(adj) is outside -1000...1000")
@@ -89,6 +93,7 @@ public enum Validation {
                     throw ConfigError("mounts[\(i)].source", "bind source \"\(m.source ?? "")\" does not exist")
                 }
             }
+            try validateIDMapped(m, index: i, options: opts, userNamespace: kinds.contains(.user))
         }
         for (i, d) in linux.devices.enumerated() {
             guard ["c", "b", "u", "p"].contains(d.type) else {
@@ -112,6 +117,31 @@ public enum Validation {
                               ("poststart", spec.hooks.poststart), ("poststop", spec.hooks.poststop)] {
             for (i, h) in hooks.enumerated() where !h.path.hasPrefix("/") {
                 throw ConfigError("hooks.\(kind)[\(i)].path", "must be absolute, got \"\(h.path)\"")
+            }
+        }
+    }
+
+    /// config.md: uidMappings and gidMappings come together; idmap/ridmap without them take
+    /// the container's user namespace, and without one are an error. As runc, only bind
+    /// mounts can be id-mapped (mount_setattr on a clone of the source).
+    static func validateIDMapped(_ m: Spec.Mount, index i: Int, options opts: MountOptions, userNamespace: Bool) throws {
+        let hasMappings = !m.uidMappings.isEmpty || !m.gidMappings.isEmpty
+        guard hasMappings || opts.idmap else { return }
+        let field = m.uidMappings.isEmpty && m.gidMappings.isEmpty ? "mounts[\(i)].options"
+            : "mounts[\(i)].\(m.uidMappings.isEmpty ? "gidMappings" : "uidMappings")"
+        guard opts.isBind || m.type == "bind" else {
+            throw ConfigError(field, "id-mapped mounts are only supported for bind mounts")
+        }
+        if hasMappings {
+            if m.uidMappings.isEmpty { throw ConfigError("mounts[\(i)].uidMappings", "must be given along with gidMappings") }
+            if m.gidMappings.isEmpty { throw ConfigError("mounts[\(i)].gidMappings", "must be given along with uidMappings") }
+        } else if !userNamespace {
+            throw ConfigError(field, "idmap without uidMappings and gidMappings needs a user namespace to take them from")
+        }
+        for (kind, maps) in [("uidMappings", m.uidMappings), ("gidMappings", m.gidMappings)] {
+            for (j, map) in maps.enumerated() where map.size == 0 || UInt64(map.containerID) + UInt64(map.size) > 1 << 32
+                || UInt64(map.hostID) + UInt64(map.size) > 1 << 32 {
+                throw ConfigError("mounts[\(i)].\(kind)[\(j)]", "size must be at least 1 and the range within 32 bits")
             }
         }
     }
