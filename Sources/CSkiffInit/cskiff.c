@@ -81,6 +81,20 @@ int skiff_move_mount(int from_dirfd, const char *from_path, int to_dirfd, const 
 }
 
 long skiff_bpf(int cmd, void *attr, unsigned int size) { return syscall(SYS_bpf, cmd, attr, size); }
+
+int skiff_open_tree(int dirfd, const char *path, unsigned int flags) {
+    return (int)syscall(SYS_open_tree, dirfd, path, flags);
+}
+int skiff_move_mount(int from_dirfd, const char *from_path, int to_dirfd, const char *to_path, unsigned int flags) {
+    return (int)syscall(SYS_move_mount, from_dirfd, from_path, to_dirfd, to_path, flags);
+}
+int skiff_fsopen(const char *fsname, unsigned int flags) { return (int)syscall(SYS_fsopen, fsname, flags); }
+int skiff_fsconfig(int fsfd, unsigned int cmd, const char *key, const char *value, int aux) {
+    return (int)syscall(SYS_fsconfig, fsfd, cmd, key, value, aux);
+}
+int skiff_fsmount(int fsfd, unsigned int flags, unsigned int attr_flags) {
+    return (int)syscall(SYS_fsmount, fsfd, flags, attr_flags);
+}
 int skiff_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 int skiff_pidfd_send_signal(int pidfd, int sig) { return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0); }
 long skiff_join_session_keyring(const char *name) { return syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, name, 0, 0, 0); }
@@ -106,6 +120,10 @@ int skiff_prlimit(int resource, uint64_t soft, uint64_t hard) {
 long skiff_fs_type(const char *path) {
     struct statfs fs;
     return statfs(path, &fs) == 0 ? (long)fs.f_type : -1;
+}
+long skiff_fd_fs_type(int fd) {
+    struct statfs fs;
+    return fstatfs(fd, &fs) == 0 ? (long)fs.f_type : -1;
 }
 int skiff_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 int skiff_signalfd(const int *signals, int count) {

@@ -27,6 +27,12 @@ int skiff_mount_setattr_idmap(int dirfd, const char *path, unsigned int flags, i
 int skiff_open_tree(int dirfd, const char *path, unsigned int flags);
 int skiff_move_mount(int from_dirfd, const char *from_path, int to_dirfd, const char *to_path, unsigned int flags);
 long skiff_bpf(int cmd, void *attr, unsigned int size);
+// The fd-based mount API: mounts made from and onto fds, never by path.
+int skiff_open_tree(int dirfd, const char *path, unsigned int flags);
+int skiff_move_mount(int from_dirfd, const char *from_path, int to_dirfd, const char *to_path, unsigned int flags);
+int skiff_fsopen(const char *fsname, unsigned int flags);
+int skiff_fsconfig(int fsfd, unsigned int cmd, const char *key, const char *value, int aux);
+int skiff_fsmount(int fsfd, unsigned int flags, unsigned int attr_flags);
 int skiff_pidfd_open(pid_t pid);
 int skiff_pidfd_send_signal(int pidfd, int sig);
 // A fresh session keyring for the container (runc's default; --no-new-keyring skips it).
@@ -42,8 +48,9 @@ int skiff_setresuid(uid_t id);
 int skiff_setresgid(gid_t id);
 int skiff_prlimit(int resource, uint64_t soft, uint64_t hard);
 
-// The filesystem magic of a path (statfs f_type), or -1.
+// The filesystem magic of a path or an fd (statfs f_type), or -1.
 long skiff_fs_type(const char *path);
+long skiff_fd_fs_type(int fd);
 int skiff_pipe_cloexec(int fds[2]);
 // A signalfd for `count` signals (blocked by the caller); read returns a signal number or -1.
 int skiff_signalfd(const int *signals, int count);

@@ -100,7 +100,7 @@ enum InitProcess {
         }
         // Sysctls before finish: readonlyPaths makes /proc/sys read-only (runc's order).
         for (key, value) in plan.spec.linux.sysctl {
-            try Files.writeExisting("/proc/sys/" + key.replacingDots(), value)
+            try ProcFS.write("sys/" + key.replacingDots(), value, what: "sysctl \(key)")
         }
         try Rootfs.finish(plan)
         try ProcessSetup.setRlimits(plan.process.rlimits)

@@ -12,10 +12,13 @@ public struct CapabilitySetup: Equatable {
     /// Names skiff knows but the kernel does not (above cap_last_cap), sorted, once each.
     public let unavailable: [String]
 
+    /// The kernel's last capability, probed with PR_CAPBSET_READ (EINVAL past it): the
+    /// container's /proc/sys/kernel/cap_last_cap can be faked by a mount, and a small
+    /// value there would leave the bounding set undropped above it.
     static func lastCapability() -> Int {
-        if let s = try? Files.readString("/proc/sys/kernel/cap_last_cap"),
-           let n = Int(s.split(separator: "\n").first ?? "") { return n }
-        return Capabilities.names.count - 1
+        var last = 0
+        while last < 63 && skiff_prctl(PR_CAPBSET_READ, UInt(last + 1), 0, 0, 0) >= 0 { last += 1 }
+        return last
     }
 
     /// Unknown names were refused by Validation. Names the running kernel lacks are left

@@ -23,6 +23,49 @@ public enum Mounts {
     public static func unmount(_ target: String, _ flags: Int32) throws {
         if umount2(target, flags) != 0 { throw SysError(errno, "umount", target) }
     }
+
+    static let OPEN_TREE_CLONE: UInt32 = 1
+    static let AT_EMPTY_PATH: UInt32 = 0x1000
+    static let MOVE_MOUNT_F_EMPTY_PATH: UInt32 = 0x04
+    static let MOVE_MOUNT_T_EMPTY_PATH: UInt32 = 0x40
+    static let FSCONFIG_SET_FLAG: UInt32 = 0
+    static let FSCONFIG_SET_STRING: UInt32 = 1
+    static let FSCONFIG_CMD_CREATE: UInt32 = 6
+    static let MOUNT_ATTR_RDONLY: UInt32 = 1
+
+    /// Bind-mounts the file `source` (any fd) onto `target` (an O_PATH fd) without a
+    /// single path lookup: open_tree clones the mount of exactly what the fd holds, and
+    /// move_mount attaches it on exactly what the target fd holds. A path (even
+    /// /proc/self/fd/N, looked up in the container's own /proc after pivot_root) may not
+    /// lead to what was checked.
+    static func bind(from source: Int32, onto target: Int32, shownAs: String) throws {
+        let tree = skiff_open_tree(source, "", OPEN_TREE_CLONE | UInt32(O_CLOEXEC) | AT_EMPTY_PATH)
+        if tree < 0 { throw SysError(errno, "open_tree (bind source for)", shownAs) }
+        defer { close(tree) }
+        try attach(tree, onto: target, shownAs: shownAs)
+    }
+
+    /// A fresh tmpfs made with fsopen/fsmount and attached on the fd `target`.
+    static func tmpfs(onto target: Int32, readonly: Bool, shownAs: String) throws {
+        let fs = try sys("fsopen tmpfs for", shownAs) { skiff_fsopen("tmpfs", 1 /* FSOPEN_CLOEXEC */) }
+        defer { close(fs) }
+        try sys("fsconfig tmpfs for", shownAs) { skiff_fsconfig(fs, FSCONFIG_SET_STRING, "source", "tmpfs", 0) }
+        if readonly {  // the superblock too, as mount(2) with MS_RDONLY would make it
+            try sys("fsconfig tmpfs for", shownAs) { skiff_fsconfig(fs, FSCONFIG_SET_FLAG, "ro", nil, 0) }
+        }
+        try sys("fsconfig tmpfs for", shownAs) { skiff_fsconfig(fs, FSCONFIG_CMD_CREATE, nil, nil, 0) }
+        let tree = try sys("fsmount tmpfs for", shownAs) {
+            skiff_fsmount(fs, 1 /* FSMOUNT_CLOEXEC */, readonly ? MOUNT_ATTR_RDONLY : 0)
+        }
+        defer { close(tree) }
+        try attach(tree, onto: target, shownAs: shownAs)
+    }
+
+    private static func attach(_ tree: Int32, onto target: Int32, shownAs: String) throws {
+        if skiff_move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0 {
+            throw SysError(errno, "move_mount on", shownAs)
+        }
+    }
 }
 
 /// Resolves paths inside a root directory without ever leaving it, creating what is

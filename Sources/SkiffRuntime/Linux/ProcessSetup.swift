@@ -12,7 +12,7 @@ public enum ProcessSetup {
     }
 
     public static func setOOMScoreAdj(_ v: Int) throws {
-        try Files.writeExisting("/proc/self/oom_score_adj", String(v))
+        try ProcFS.writeSelf("oom_score_adj", String(v), what: "oomScoreAdj")
     }
 
     public static func setUser(_ u: Spec.User, allowSetgroups: Bool) throws {

@@ -117,15 +117,7 @@ enum Rootfs {
                 continue
             }
         }
-        for p in linux.maskedPaths {
-            var st = stat()
-            guard lstat(p, &st) == 0 else { continue }
-            if (st.st_mode & S_IFMT) == S_IFDIR {
-                try Mounts.mount("tmpfs", p, "tmpfs", UInt(MS_RDONLY), nil)
-            } else {
-                try Mounts.mount("/dev/null", p, nil, UInt(MS_BIND), nil)
-            }
-        }
+        try MaskedPaths.apply(linux.maskedPaths)
         if plan.spec.root?.readonly == true {
             // Keep the flags the bind already has (nodev etc.): remount with them plus ro.
             var fs = statvfs()
