@@ -82,12 +82,6 @@ int skiff_move_mount(int from_dirfd, const char *from_path, int to_dirfd, const 
 
 long skiff_bpf(int cmd, void *attr, unsigned int size) { return syscall(SYS_bpf, cmd, attr, size); }
 
-int skiff_open_tree(int dirfd, const char *path, unsigned int flags) {
-    return (int)syscall(SYS_open_tree, dirfd, path, flags);
-}
-int skiff_move_mount(int from_dirfd, const char *from_path, int to_dirfd, const char *to_path, unsigned int flags) {
-    return (int)syscall(SYS_move_mount, from_dirfd, from_path, to_dirfd, to_path, flags);
-}
 int skiff_fsopen(const char *fsname, unsigned int flags) { return (int)syscall(SYS_fsopen, fsname, flags); }
 int skiff_fsconfig(int fsfd, unsigned int cmd, const char *key, const char *value, int aux) {
     return (int)syscall(SYS_fsconfig, fsfd, cmd, key, value, aux);

@@ -27,9 +27,7 @@ int skiff_mount_setattr_idmap(int dirfd, const char *path, unsigned int flags, i
 int skiff_open_tree(int dirfd, const char *path, unsigned int flags);
 int skiff_move_mount(int from_dirfd, const char *from_path, int to_dirfd, const char *to_path, unsigned int flags);
 long skiff_bpf(int cmd, void *attr, unsigned int size);
-// The fd-based mount API: mounts made from and onto fds, never by path.
-int skiff_open_tree(int dirfd, const char *path, unsigned int flags);
-int skiff_move_mount(int from_dirfd, const char *from_path, int to_dirfd, const char *to_path, unsigned int flags);
+// The rest of the fd-based mount API: mounts made from and onto fds, never by path.
 int skiff_fsopen(const char *fsname, unsigned int flags);
 int skiff_fsconfig(int fsfd, unsigned int cmd, const char *key, const char *value, int aux);
 int skiff_fsmount(int fsfd, unsigned int flags, unsigned int attr_flags);

@@ -63,8 +63,11 @@ public enum HookRunner {
             close(fds[1])
             throw SysError(rc, "exec", h.path)
         }
-        // The hook may exit without reading its stdin: ignore EPIPE.
+        // The hook may exit without reading its stdin: EPIPE is fine, but SIGPIPE would kill
+        // us, so it is ignored for the write (we are single-threaded here; hooks get defaults).
+        let previous = signal(SIGPIPE, SIG_IGN)
         _ = try? Files.writeAll(fds[1], input)
+        signal(SIGPIPE, previous)
         close(fds[1])
 
         let status = try wait(pid: pid, timeout: h.timeout)

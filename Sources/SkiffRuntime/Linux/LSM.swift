@@ -30,17 +30,13 @@ enum LSM {
 
     /// Labels for the next exec; in the init, inside the container, after its /proc is mounted.
     static func applyOnExec(_ process: Spec.Process) throws {
+        // Through ProcFS: a mount over /proc/self/attr must not swallow the label (CVE-2025-52881).
         if let p = process.apparmorProfile, !p.isEmpty {
-            let modern = "/proc/thread-self/attr/apparmor/exec"
-            try ProcWrite.write(access(modern, F_OK) == 0 ? modern : "/proc/thread-self/attr/exec", "exec \(p)")
+            let modern = access("/proc/self/attr/apparmor/exec", F_OK) == 0
+            try ProcFS.writeSelf(modern ? "attr/apparmor/exec" : "attr/exec", "exec \(p)", what: "process.apparmorProfile")
         }
         if let l = process.selinuxLabel, !l.isEmpty {
-            try ProcWrite.write("/proc/thread-self/attr/exec", l)
+            try ProcFS.writeSelf("attr/exec", l, what: "process.selinuxLabel")
         }
     }
-}
-
-/// Stand-in until writes to procfs are verified to land on procfs.
-enum ProcWrite {
-    static func write(_ path: String, _ value: String) throws { try Files.writeExisting(path, value) }
 }
