@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/vfs.h>
+#include <sys/sendfile.h>
 #include <unistd.h>
 #include <linux/sched.h>
 
@@ -95,6 +96,20 @@ long skiff_fs_type(const char *path) {
     struct statfs fs;
     return statfs(path, &fs) == 0 ? (long)fs.f_type : -1;
 }
+long skiff_fd_mount_flags(int fd) {
+    struct statfs fs;
+    return fstatfs(fd, &fs) == 0 ? (long)fs.f_flags : -1;
+}
+
+int skiff_open_tree(int dirfd, const char *path, unsigned int flags) {
+    return (int)syscall(SYS_open_tree, dirfd, path, flags);
+}
+int skiff_memfd_create(const char *name, unsigned int flags) { return (int)syscall(SYS_memfd_create, name, flags); }
+long skiff_sendfile(int out_fd, int in_fd, size_t count) { return (long)sendfile(out_fd, in_fd, NULL, count); }
+int skiff_execveat_fd(int fd, char *const argv[], char *const envp[]) {
+    return (int)syscall(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH);
+}
+
 int skiff_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 int skiff_signalfd(const int *signals, int count) {
     sigset_t set;

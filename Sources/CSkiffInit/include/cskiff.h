@@ -39,6 +39,15 @@ int skiff_prlimit(int resource, uint64_t soft, uint64_t hard);
 
 // The filesystem magic of a path (statfs f_type), or -1.
 long skiff_fs_type(const char *path);
+// The mount flags of an open file (fstatfs f_flags: ST_RDONLY, ...), or -1.
+long skiff_fd_mount_flags(int fd);
+
+// For the CVE-2019-5736 re-exec: a detached clone of a mount (or of one file's bind),
+// an anonymous file, an in-kernel copy, and exec of an fd with the given argv/envp.
+int skiff_open_tree(int dirfd, const char *path, unsigned int flags);
+int skiff_memfd_create(const char *name, unsigned int flags);
+long skiff_sendfile(int out_fd, int in_fd, size_t count);
+int skiff_execveat_fd(int fd, char *const argv[], char *const envp[]);
 int skiff_pipe_cloexec(int fds[2]);
 // A signalfd for `count` signals (blocked by the caller); read returns a signal number or -1.
 int skiff_signalfd(const int *signals, int count);
