@@ -112,6 +112,7 @@ enum InitProcess {
         try caps?.afterUserChange()
         if let mask = process.user.umask { umask(mode_t(mask)) } else { umask(0o022) }
         if chdir(process.cwd) != 0 { throw SysError(errno, "chdir to process.cwd", process.cwd) }
+        try CwdCheck.verifyInsideRoot(process.cwd)
         let path = try ProcessSetup.lookPath(process.args[0], env: env)
         if process.noNewPrivileges { try ProcessSetup.setNoNewPrivileges() }
 
