@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/vfs.h>
+#include <sys/sendfile.h>
 #include <unistd.h>
 #include <linux/sched.h>
 #include <linux/filter.h>
@@ -119,6 +120,15 @@ long skiff_fd_fs_type(int fd) {
     struct statfs fs;
     return fstatfs(fd, &fs) == 0 ? (long)fs.f_type : -1;
 }
+long skiff_fd_mount_flags(int fd) {
+    struct statfs fs;
+    return fstatfs(fd, &fs) == 0 ? (long)fs.f_flags : -1;
+}
+long skiff_sendfile(int out_fd, int in_fd, size_t count) { return (long)sendfile(out_fd, in_fd, NULL, count); }
+int skiff_execveat_fd(int fd, char *const argv[], char *const envp[]) {
+    return (int)syscall(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH);
+}
+
 int skiff_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 int skiff_signalfd(const int *signals, int count) {
     sigset_t set;

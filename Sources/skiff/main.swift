@@ -47,6 +47,10 @@ GLOBAL OPTIONS:
 
 """
 
+/// Commands that deal with container processes: not dumpable, so a container process
+/// sharing our pid namespace cannot open our /proc/<pid> files.
+let containerCommands: Set<String> = ["create", "run", "start", "state", "kill", "delete", "list"]
+
 func out(_ s: String) {
     let b = Array(s.utf8)
     _ = b.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
@@ -99,6 +103,10 @@ func main() -> Int32 {
             out(usage)
             return g.bool("help") ? 0 : 1
         }
+        if containerCommands.contains(cmd) { ExeProtection.makeUndumpable() }
+        // Only create and run clone the init from this binary (CVE-2019-5736); the
+        // other commands stay a single exec.
+        if cmd == "create" || cmd == "run" { try ExeProtection.ensure() }
         let args = rest.dropFirst()
         switch cmd {
         case "create":

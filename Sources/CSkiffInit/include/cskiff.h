@@ -49,6 +49,12 @@ int skiff_prlimit(int resource, uint64_t soft, uint64_t hard);
 // The filesystem magic of a path or an fd (statfs f_type), or -1.
 long skiff_fs_type(const char *path);
 long skiff_fd_fs_type(int fd);
+// The mount flags of an open file (fstatfs f_flags: ST_RDONLY, ...), or -1.
+long skiff_fd_mount_flags(int fd);
+
+// For the CVE-2019-5736 re-exec: an in-kernel copy, and exec of an fd with the given argv/envp.
+long skiff_sendfile(int out_fd, int in_fd, size_t count);
+int skiff_execveat_fd(int fd, char *const argv[], char *const envp[]);
 int skiff_pipe_cloexec(int fds[2]);
 // A signalfd for `count` signals (blocked by the caller); read returns a signal number or -1.
 int skiff_signalfd(const int *signals, int count);

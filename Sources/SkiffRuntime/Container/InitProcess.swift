@@ -119,6 +119,7 @@ enum InitProcess {
         for warning in try caps?.afterUserChange() ?? [] { try ch.send(.warning, warning) }
         if let mask = process.user.umask { umask(mode_t(mask)) } else { umask(0o022) }
         if chdir(process.cwd) != 0 { throw SysError(errno, "chdir to process.cwd", process.cwd) }
+        try CwdCheck.verifyInsideRoot(process.cwd)
         let path = try ProcessSetup.lookPath(process.args[0], env: env)
         if process.noNewPrivileges { try ProcessSetup.setNoNewPrivileges() }
         if let filter = ctx.seccomp, process.noNewPrivileges { try loadSeccomp(filter, ch) }

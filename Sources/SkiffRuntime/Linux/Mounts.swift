@@ -122,7 +122,11 @@ public struct RootResolver {
             // A dangling symlink: create its target, read inside the root (as runc's MkdirAllInRoot).
             var link = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
             let n = readlinkat(parent, part, &link, link.count - 1)
-            if n > 0 && (try? open(sofar)) == nil {
+            if n > 0, let e = openError(sofar) {
+                // ELOOP is a magic link (/proc/self/fd/N, refused by RESOLVE_NO_MAGICLINKS) or a
+                // loop: its text names something outside the root (a host path, "socket:[..]"),
+                // never a path to recreate inside it.
+                if e != ENOENT { throw SysError(e, "open in rootfs", rootPath + sofar) }
                 guard depth < 40 else { throw SysError(ELOOP, "open in rootfs", rootPath + sofar) }
                 let target = String(decoding: link[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
                 let base = target.hasPrefix("/") ? "" : String(sofar.dropLast(part.count + 1))
@@ -135,6 +139,12 @@ public struct RootResolver {
             parent = fd
         }
         return try open(path)
+    }
+
+    /// Why `path` cannot be opened, or nil if it can.
+    func openError(_ path: String) -> Int32? {
+        do { close(try open(path)) } catch let e as SysError { return e.errno } catch { return EINVAL }
+        return nil
     }
 
     public static func procPath(_ fd: Int32) -> String { "/proc/self/fd/\(fd)" }

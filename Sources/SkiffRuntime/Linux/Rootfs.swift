@@ -29,7 +29,14 @@ enum Rootfs {
             for d in plan.spec.linux.devices { try Devices.create(d, in: root, bindFromHost: plan.newUserNamespace) }
         }
         // A missing cwd is created inside the rootfs while it is still writable, as runc does.
-        if plan.process.cwd.hasPrefix("/") { close(try root.openOrCreate(plan.process.cwd, file: false)) }
+        if plan.process.cwd.hasPrefix("/") {
+            do { close(try root.openOrCreate(plan.process.cwd, file: false)) } catch let e as SysError where e.errno == ELOOP {
+                // A magic link such as /proc/self/fd/N: nothing to create. The chdir after
+                // pivot_root and the check that the cwd is inside the root decide.
+            } catch {
+                throw RuntimeError("process.cwd \(plan.process.cwd): \(error)")
+            }
+        }
     }
 
     static func mountOne(_ m: LaunchPlan.PlannedMount, root: RootResolver, plan: LaunchPlan, detached: Int32 = -1) throws {
