@@ -324,3 +324,235 @@ extension String {
         components(separatedBy: a).joined(separator: b)
     }
 }
+
+// MARK: - Writer, against a fake cgroup tree (plain files in a temp dir)
+
+final class CgroupWriterTests: XCTestCase {
+    var root = ""
+
+    override func setUpWithError() throws {
+        var template = Array("/tmp/skiff-cgtest-XXXXXX".utf8CString)
+        guard let p = mkdtemp(&template) else { throw SysError(errno, "mkdtemp") }
+        root = String(cString: p)
+    }
+
+    override func tearDown() {
+        Files.removeTree(root)
+    }
+
+    func put(_ rel: String, _ text: String = "") throws {
+        let path = root + "/" + rel
+        try Files.mkdirAll(Files.dirname(of: path))
+        let fd = try sys("create", path) { open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
+        defer { close(fd) }
+        try Files.writeAll(fd, Array(text.utf8), path)
+    }
+
+    func get(_ rel: String) -> String? { try? Files.readString(root + "/" + rel) }
+
+    /// root (all controllers; cpu already enabled) / a / web.
+    /// The fake kernel does not update a child's cgroup.controllers when the
+    /// parent's subtree_control changes; tests list what "a" would show.
+    func makeTree(rootControllers: String = "cpuset cpu io memory hugetlb pids rdma misc",
+                  leafFiles: [String] = ["pids.max", "memory.max", "memory.swap.max", "memory.low", "cpu.weight", "cpu.max"]) throws {
+        try put("cgroup.controllers", rootControllers + "\n")
+        try put("cgroup.subtree_control", "cpu\n")
+        try put("a/cgroup.controllers", "cpu\n")
+        try put("a/cgroup.subtree_control", "")
+        try put("a/web/cgroup.controllers", "")
+        for f in leafFiles { try put("a/web/" + f) }
+    }
+
+    func plan(_ resources: String) throws -> CgroupPlan {
+        try CgroupResources(JSONNode(try JSONParser.parse(Array(resources.utf8)), path: "linux.resources")).plan()
+    }
+
+    func apply(_ resources: String) throws {
+        try CgroupWriter.apply(try plan(resources), mountPoint: root, cgroupPath: root + "/a/web")
+    }
+
+    func errorText(_ body: () throws -> Void) -> String {
+        do { try body(); return "" } catch { return "\(error)" }
+    }
+
+    func testWritesAfterEnabling() throws {
+        try makeTree()
+        try put("a/cgroup.controllers", "cpu memory pids\n")
+        try apply(#"{"pids":{"limit":100},"memory":{"limit":1048576,"reservation":4096},"cpu":{"shares":1024,"quota":50000}}"#)
+        XCTAssertEqual(get("cgroup.subtree_control"), "+pids +memory")
+        XCTAssertEqual(get("a/cgroup.subtree_control"), "+pids +memory +cpu")
+        XCTAssertEqual(get("a/web/pids.max"), "100")
+        XCTAssertEqual(get("a/web/memory.max"), "1048576")
+        XCTAssertEqual(get("a/web/memory.low"), "4096")
+        XCTAssertEqual(get("a/web/cpu.weight"), "100")
+        XCTAssertEqual(get("a/web/cpu.max"), "50000 100000")
+        // The leaf's own subtree_control is not touched.
+        XCTAssertNil(get("a/web/cgroup.subtree_control"))
+    }
+
+    func testAlreadyEnabledIsNotWrittenAgain() throws {
+        try makeTree()
+        try put("cgroup.subtree_control", "cpu memory\n")
+        try put("a/cgroup.controllers", "cpu memory\n")
+        try put("a/cgroup.subtree_control", "memory\n")
+        try apply(#"{"memory":{"limit":1000}}"#)
+        XCTAssertEqual(get("cgroup.subtree_control"), "cpu memory\n")
+        XCTAssertEqual(get("a/cgroup.subtree_control"), "memory\n")
+        XCTAssertEqual(get("a/web/memory.max"), "1000")
+    }
+
+    func testMissingControllerIsNamed() throws {
+        try makeTree(rootControllers: "cpu pids")
+        let text = errorText { try apply(#"{"pids":{"limit":1},"memory":{"limit":1048576}}"#) }
+        XCTAssertEqual(text, "cgroup controller \"memory\" is not available in \(root) (needed for memory.max, linux.resources.memory.limit); available: cpu pids")
+        // Nothing was enabled or written.
+        XCTAssertEqual(get("cgroup.subtree_control"), "cpu\n")
+        XCTAssertEqual(get("a/web/pids.max"), "")
+        // Same for an intermediate cgroup, and for a unified key's controller.
+        try makeTree()
+        let t2 = errorText { try apply(#"{"unified":{"misc.max":"res_a 1"}}"#) }
+        XCTAssertEqual(t2, "cgroup controller \"misc\" is not available in \(root)/a (needed for misc.max, linux.resources.unified[\"misc.max\"]); available: cpu")
+    }
+
+    func testWriteErrorsNameFileAndValue() throws {
+        try makeTree(leafFiles: [])
+        try put("a/cgroup.controllers", "cpu hugetlb\n")
+        XCTAssertEqual(errorText { try apply(#"{"hugepageLimits":[{"pageSize":"2MB","limit":4096}]}"#) },
+                       "write hugetlb.2MB.max \"4096\": No such file or directory")
+    }
+
+    func testSymlinksAreRefused() throws {
+        try makeTree()
+        try put("a/cgroup.controllers", "cpu memory\n")
+        try put("elsewhere", "")
+        unlink(root + "/a/web/memory.max")
+        XCTAssertEqual(symlink(root + "/elsewhere", root + "/a/web/memory.max"), 0)
+        XCTAssertEqual(errorText { try apply(#"{"memory":{"limit":1048576}}"#) },
+                       "write memory.max \"1048576\": Too many levels of symbolic links")
+        XCTAssertEqual(get("elsewhere"), "")
+        // A symlinked directory on the way down is refused too.
+        XCTAssertEqual(symlink(root + "/a", root + "/link"), 0)
+        let text = errorText { try CgroupWriter.apply(try plan(#"{"memory":{"limit":1}}"#), mountPoint: root, cgroupPath: root + "/link/web") }
+        XCTAssertTrue(text.hasPrefix("open cgroup \(root)/link: "), text)
+    }
+
+    func testSkipIfMissing() throws {
+        // No memory.swap.max (no swap accounting): "max" is skipped, as runc does.
+        try makeTree(leafFiles: ["memory.max"])
+        try put("a/cgroup.controllers", "cpu memory\n")
+        try apply(#"{"memory":{"limit":-1}}"#)
+        XCTAssertEqual(get("a/web/memory.max"), "max")
+        // A real swap limit is not skipped.
+        XCTAssertEqual(errorText { try apply(#"{"memory":{"limit":1000,"swap":3000}}"#) },
+                       "write memory.swap.max \"2000\": No such file or directory")
+        // hugetlb reservations before 5.7: only .max.
+        try put("a/cgroup.controllers", "cpu memory hugetlb\n")
+        try put("a/web/hugetlb.2MB.max")
+        try apply(#"{"hugepageLimits":[{"pageSize":"2MB","limit":4096}]}"#)
+        XCTAssertEqual(get("a/web/hugetlb.2MB.max"), "4096")
+    }
+
+    func testBlkioWeightChoosesTheFile() throws {
+        try makeTree(leafFiles: ["io.weight", "io.max"])
+        try put("a/cgroup.controllers", "cpu io\n")
+        let config = #"{"blockIO":{"weight":500,"weightDevice":[{"major":8,"minor":0,"weight":300}],"throttleReadBpsDevice":[{"major":8,"minor":0,"rate":600}]}}"#
+        // No BFQ: io.weight with runc's conversion; device weights skipped.
+        try apply(config)
+        XCTAssertEqual(get("a/web/io.weight"), "4950")
+        XCTAssertEqual(get("a/web/io.max"), "8:0 rbps=600")
+        XCTAssertNil(get("a/web/io.bfq.weight"))
+
+        // BFQ with per-device weights (5.4+ format): the raw weight, then the devices.
+        try put("a/web/io.weight")
+        try put("a/web/io.bfq.weight", "default 100\n")
+        try apply(#"{"blockIO":{"weight":500}}"#)
+        XCTAssertEqual(get("a/web/io.bfq.weight"), "500ault 100\n")   // a plain file: overwritten in place
+        XCTAssertEqual(get("a/web/io.weight"), "")
+        try put("a/web/io.bfq.weight", "default 100\n")
+        try apply(#"{"blockIO":{"weightDevice":[{"major":8,"minor":0,"weight":300}]}}"#)
+        XCTAssertEqual(get("a/web/io.bfq.weight"), "8:0 300 100\n")   // idem
+
+        // Old BFQ (a single number): the weight, but no device weights.
+        try put("a/web/io.bfq.weight", "100\n")
+        try apply(#"{"blockIO":{"weightDevice":[{"major":8,"minor":0,"weight":300}]}}"#)
+        XCTAssertEqual(get("a/web/io.bfq.weight"), "100\n")
+
+        // A weight below 10 has no io.weight equivalent.
+        unlink(root + "/a/web/io.bfq.weight")
+        XCTAssertEqual(errorText { try apply(#"{"blockIO":{"weight":5}}"#) },
+                       "linux.resources.blockIO.weight: weight 5 has no io.weight equivalent (10-1000 without the BFQ scheduler's io.bfq.weight)")
+    }
+
+    func testMemoryCheckBeforeUpdate() throws {
+        try makeTree()
+        try put("a/cgroup.controllers", "cpu memory\n")
+        try put("a/web/memory.current", "2000\n")
+        XCTAssertEqual(errorText { try apply(#"{"memory":{"limit":1000,"checkBeforeUpdate":true}}"#) },
+                       "linux.resources.memory.limit: rejecting memory limit 1000 <= usage 2000")
+        XCTAssertEqual(get("a/web/memory.max"), "")
+        XCTAssertEqual(errorText { try apply(#"{"memory":{"limit":1000,"swap":1500,"checkBeforeUpdate":true}}"#) },
+                       "linux.resources.memory.swap: rejecting memory+swap limit 1500 <= usage 2000")
+        try apply(#"{"memory":{"limit":4000,"checkBeforeUpdate":true}}"#)
+        XCTAssertEqual(get("a/web/memory.max"), "4000")
+        // Without the flag there is no check.
+        try apply(#"{"memory":{"limit":100}}"#)
+        XCTAssertEqual(get("a/web/memory.max"), "1000")  // "100" over "4000" in a plain file
+        // No memory.current: best effort, no objection.
+        unlink(root + "/a/web/memory.current")
+        try apply(#"{"memory":{"limit":10,"checkBeforeUpdate":true}}"#)
+    }
+
+    func testUnifiedWritesLineByLine() throws {
+        try makeTree(leafFiles: ["io.max", "cgroup.max.depth"])
+        try put("a/cgroup.controllers", "cpu io\n")
+        try apply(#"{"unified":{"cgroup.max.depth":"3","io.max":"8:0 rbps=1\n8:16 wbps=2"}}"#)
+        XCTAssertEqual(get("a/web/cgroup.max.depth"), "3")
+        XCTAssertEqual(get("a/web/io.max"), "8:16 wbps=2")   // the last of two writes
+        XCTAssertEqual(get("cgroup.subtree_control"), "+io\n")   // "+io" over "cpu\n"
+    }
+
+    func testPathMustBeUnderTheMount() throws {
+        try makeTree()
+        XCTAssertEqual(errorText { try CgroupWriter.apply(try plan(#"{"pids":{"limit":1}}"#), mountPoint: root, cgroupPath: "/elsewhere/x") },
+                       "cgroup /elsewhere/x is not under the cgroup2 mount \(root)")
+        // An empty plan touches nothing, not even the path.
+        try CgroupWriter.apply(try plan("{}"), mountPoint: root, cgroupPath: "/elsewhere/x")
+    }
+
+    // MARK: - In the kernel (the cgroup2 mount, whatever controllers it has)
+
+    func testKernelHugetlbAndErrors() throws {
+        guard getuid() == 0, let mp = Cgroup.mountPoint() else { throw XCTSkip("needs root and a cgroup2 mount") }
+        guard let ctl = try? Files.readString(mp + "/cgroup.controllers"), CgroupWriter.words(ctl).contains("hugetlb"),
+              Files.exists("/sys/kernel/mm/hugepages/hugepages-2048kB") else {
+            throw XCTSkip("no hugetlb controller or 2MB pages")
+        }
+        let parent = Cgroup(path: mp + "/skiff-cgres-test-\(getpid())")
+        let leaf = Cgroup(path: parent.path + "/web")
+        try leaf.create()
+        defer { try? leaf.destroy(); try? parent.destroy() }
+        // The root is not written to when hugetlb is already enabled there.
+        let rootBefore = try Files.readString(mp + "/cgroup.subtree_control")
+        let needEnable = !CgroupWriter.words(rootBefore).contains("hugetlb")
+        if needEnable { throw XCTSkip("hugetlb is not enabled at the root; not changing the host's root cgroup") }
+
+        try CgroupWriter.apply(try plan(#"{"hugepageLimits":[{"pageSize":"2MB","limit":4194304}],"unified":{"cgroup.max.depth":"2"}}"#),
+                               mountPoint: mp, cgroupPath: leaf.path)
+        XCTAssertEqual(try Files.readString(parent.path + "/cgroup.subtree_control"), "hugetlb\n")
+        XCTAssertEqual(try Files.readString(leaf.path + "/hugetlb.2MB.max"), "4194304\n")
+        if Files.exists(leaf.path + "/hugetlb.2MB.rsvd.max") {
+            XCTAssertEqual(try Files.readString(leaf.path + "/hugetlb.2MB.rsvd.max"), "4194304\n")
+        }
+        XCTAssertEqual(try Files.readString(leaf.path + "/cgroup.max.depth"), "2\n")
+        XCTAssertEqual(try Files.readString(mp + "/cgroup.subtree_control"), rootBefore)
+
+        // The kernel's refusal names the file and the value.
+        XCTAssertEqual(errorText { try CgroupWriter.apply(try plan(#"{"unified":{"hugetlb.2MB.max":"lots"}}"#), mountPoint: mp, cgroupPath: leaf.path) },
+                       "write hugetlb.2MB.max \"lots\": Invalid argument")
+        // A controller the host does not have is named.
+        if !CgroupWriter.words(ctl).contains("memory") {
+            let text = errorText { try CgroupWriter.apply(try plan(#"{"memory":{"limit":1048576}}"#), mountPoint: mp, cgroupPath: leaf.path) }
+            XCTAssertTrue(text.hasPrefix("cgroup controller \"memory\" is not available in \(mp) (needed for memory.max"), text)
+        }
+    }
+}
