@@ -30,6 +30,9 @@ extension Container {
         }
         // Compiled here, before anything exists: a rule libseccomp rejects leaves nothing behind.
         let seccomp = try spec.linux.seccomp.map(SeccompFilter.compile)
+        // Likewise the cgroup writes; fields cgroup v2 has no place for are ignored as runc does.
+        let cgroupPlan = try spec.linux.resources.map { try CgroupResources.plan(raw: $0.raw) } ?? CgroupPlan()
+        for w in cgroupPlan.ignored { runtime.log.warn("\(w)") }
         let plan = try LaunchPlan.make(id: id, bundle: bundle, spec: spec, noPivot: o.noPivot,
                                        noNewKeyring: o.noNewKeyring, preserveFDs: o.preserveFDs)
         if !plan.unavailableCapabilities.isEmpty {
@@ -41,7 +44,7 @@ extension Container {
         let lock = try store.create(id)
         var cleanup = Cleanup(store: store, id: id)
         do {
-            let created = try launch(plan: plan, seccomp: seccomp, options: o, runtime: runtime, store: store, lockFD: lock.fd, cleanup: &cleanup)
+            let created = try launch(plan: plan, seccomp: seccomp, cgroupPlan: cgroupPlan, options: o, runtime: runtime, store: store, lockFD: lock.fd, cleanup: &cleanup)
             withExtendedLifetime(lock) {}
             return created
         } catch {
@@ -68,7 +71,7 @@ extension Container {
         }
     }
 
-    static func launch(plan: LaunchPlan, seccomp: SeccompFilter?, options o: CreateOptions, runtime: RuntimeOptions, store: StateStore,
+    static func launch(plan: LaunchPlan, seccomp: SeccompFilter?, cgroupPlan: CgroupPlan, options o: CreateOptions, runtime: RuntimeOptions, store: StateStore,
                        lockFD: Int32, cleanup: inout Cleanup) throws -> Created {
         let id = plan.id
         let fifoPath = store.fifoPath(id)
@@ -92,8 +95,11 @@ extension Container {
                 cleanup.cgroup = cg
             }
             cgroup = cg
+            if !cgroupPlan.isEmpty { try CgroupWriter.apply(cgroupPlan, mountPoint: mp, cgroupPath: cg.path) }
             cgroupFD = try cg.openDirectory()
             try DeviceFilter.attach(rules: DeviceFilter.rules(for: plan.spec.linux.resources?.devices ?? []), cgroupFD: cgroupFD)
+        } else if !cgroupPlan.isEmpty {
+            throw ConfigError("linux.resources", "this host has no cgroup2 hierarchy to apply limits in")
         }
         defer { if cgroupFD >= 0 { close(cgroupFD) } }
 

@@ -103,15 +103,6 @@ public enum Validation {
                 throw ConfigError("linux.devices[\(i)].path", "\(d.path) is not under /dev")
             }
         }
-        if let res = linux.resources {
-            // Only the device allow-list is enforced so far; refuse limits we would silently drop.
-            for key in res.raw.keys where key != "devices" {
-                if case .null? = res.raw[key] { continue }
-                if case .object(let o)? = res.raw[key], o.isEmpty { continue }
-                if case .array(let a)? = res.raw[key], a.isEmpty { continue }
-                throw ConfigError("linux.resources.\(key)", "cgroup resource limits are not supported yet")
-            }
-        }
         for (kind, hooks) in [("prestart", spec.hooks.prestart), ("createRuntime", spec.hooks.createRuntime),
                               ("createContainer", spec.hooks.createContainer), ("startContainer", spec.hooks.startContainer),
                               ("poststart", spec.hooks.poststart), ("poststop", spec.hooks.poststop)] {
