@@ -98,7 +98,13 @@ func main() -> Int32 {
             try runtime.log.open(path: path)
         }
         if let r = g.string("root") { runtime.root = r }
-        runtime.systemdCgroup = g.bool("systemd-cgroup") || g.string("cgroup-manager") == "systemd"
+        if g.bool("systemd-cgroup") { runtime.cgroupManager = .systemd }
+        if let m = g.string("cgroup-manager") {
+            guard let manager = CgroupManager(rawValue: m) else {
+                throw UsageError(description: "invalid --cgroup-manager \"\(m)\" (want cgroupfs, systemd or disabled)")
+            }
+            runtime.cgroupManager = manager
+        }
         guard let cmd = rest.first, !g.bool("help") else {
             out(usage)
             return g.bool("help") ? 0 : 1

@@ -33,6 +33,11 @@ extension Container {
         // Likewise the cgroup writes; fields cgroup v2 has no place for are ignored as runc does.
         let cgroupPlan = try spec.linux.resources.map { try CgroupResources.plan(raw: $0.raw) } ?? CgroupPlan()
         for w in cgroupPlan.ignored { runtime.log.warn("\(w)") }
+        let systemdUnit = runtime.cgroupManager == .systemd
+            ? try SystemdUnit(cgroupsPath: spec.linux.cgroupsPath, id: id) : nil
+        if runtime.cgroupManager == .disabled && !cgroupPlan.isEmpty {
+            throw ConfigError("linux.resources", "limits need a cgroup, and --cgroup-manager is disabled")
+        }
         let plan = try LaunchPlan.make(id: id, bundle: bundle, spec: spec, noPivot: o.noPivot,
                                        noNewKeyring: o.noNewKeyring, preserveFDs: o.preserveFDs)
         if !plan.unavailableCapabilities.isEmpty {
@@ -44,7 +49,7 @@ extension Container {
         let lock = try store.create(id)
         var cleanup = Cleanup(store: store, id: id)
         do {
-            let created = try launch(plan: plan, seccomp: seccomp, cgroupPlan: cgroupPlan, options: o, runtime: runtime, store: store, lockFD: lock.fd, cleanup: &cleanup)
+            let created = try launch(plan: plan, seccomp: seccomp, cgroupPlan: cgroupPlan, systemdUnit: systemdUnit, options: o, runtime: runtime, store: store, lockFD: lock.fd, cleanup: &cleanup)
             withExtendedLifetime(lock) {}
             return created
         } catch {
@@ -59,6 +64,7 @@ extension Container {
         let id: String
         var pid: pid_t = 0
         var cgroup: Cgroup?
+        var systemdUnit: SystemdUnit?
 
         func run() {
             if pid > 0 {
@@ -66,12 +72,13 @@ extension Container {
                 var st: Int32 = 0
                 while waitpid(pid, &st, 0) < 0 && errno == EINTR {}
             }
+            if let u = systemdUnit { try? SystemdManager.stop(u) }
             try? cgroup?.destroy()
             store.remove(id)
         }
     }
 
-    static func launch(plan: LaunchPlan, seccomp: SeccompFilter?, cgroupPlan: CgroupPlan, options o: CreateOptions, runtime: RuntimeOptions, store: StateStore,
+    static func launch(plan: LaunchPlan, seccomp: SeccompFilter?, cgroupPlan: CgroupPlan, systemdUnit: SystemdUnit?, options o: CreateOptions, runtime: RuntimeOptions, store: StateStore,
                        lockFD: Int32, cleanup: inout Cleanup) throws -> Created {
         let id = plan.id
         let fifoPath = store.fifoPath(id)
@@ -85,7 +92,8 @@ extension Container {
         // The cgroup exists, with its device filter, before the init does.
         var cgroup: Cgroup?
         var cgroupFD: Int32 = -1
-        if let mp = Cgroup.mountPoint() {
+        let mountPoint = runtime.cgroupManager == .disabled ? nil : Cgroup.mountPoint()
+        if let mp = mountPoint, systemdUnit == nil {
             let cg = Cgroup(path: Cgroup.resolve(cgroupsPath: plan.spec.linux.cgroupsPath, id: id, mountPoint: mp))
             if try cg.create() {
                 cleanup.cgroup = cg
@@ -98,7 +106,7 @@ extension Container {
             if !cgroupPlan.isEmpty { try CgroupWriter.apply(cgroupPlan, mountPoint: mp, cgroupPath: cg.path) }
             cgroupFD = try cg.openDirectory()
             try DeviceFilter.attach(rules: DeviceFilter.rules(for: plan.spec.linux.resources?.devices ?? []), cgroupFD: cgroupFD)
-        } else if !cgroupPlan.isEmpty {
+        } else if mountPoint == nil && (!cgroupPlan.isEmpty || systemdUnit != nil) {
             throw ConfigError("linux.resources", "this host has no cgroup2 hierarchy to apply limits in")
         }
         defer { if cgroupFD >= 0 { close(cgroupFD) } }
@@ -144,6 +152,20 @@ extension Container {
         var initPID = pid
 
         if placed == 0, let cg = cgroup { try cg.add(pid: pid) }
+        if let unit = systemdUnit, let mp = mountPoint {
+            // systemd makes the cgroup and moves the (still waiting) init into it; then the
+            // delegated scope gets the same files and device filter as the cgroupfs driver.
+            try SystemdManager.startScope(unit, pid: pid, description: "skiff container \(id)",
+                                          properties: SystemdProperties.from(cgroupPlan))
+            cleanup.systemdUnit = unit
+            let cg = Cgroup(path: mp + unit.cgroupPath)
+            cgroup = cg
+            cleanup.cgroup = cg
+            if !cgroupPlan.isEmpty { try CgroupWriter.apply(cgroupPlan, mountPoint: mp, cgroupPath: cg.path) }
+            let fd = try cg.openDirectory()
+            defer { close(fd) }
+            try DeviceFilter.attach(rules: DeviceFilter.rules(for: plan.spec.linux.resources?.devices ?? []), cgroupFD: fd)
+        }
         if plan.newUserNamespace {
             try Namespaces.writeIDMaps(pid: pid, uid: plan.spec.linux.uidMappings, gid: plan.spec.linux.gidMappings)
         }
@@ -195,10 +217,11 @@ extension Container {
             }
         }
 
-        let record = ContainerRecord(
+        var record = ContainerRecord(
             id: id, pid: initPID, pidStartTime: ProcStat.read(initPID)?.startTime ?? 0, bundle: plan.bundle,
             rootfs: plan.rootfs, created: rfc3339Now(), owner: "", annotations: plan.spec.annotations,
             cgroupPath: cgroup?.path, poststart: plan.spec.hooks.poststart, poststop: plan.spec.hooks.poststop)
+        record.systemdUnit = systemdUnit?.name
         try store.save(record)
         if let pf = o.pidFile {
             try Files.writeAtomically(Files.absolute(pf, relativeTo: Files.cwd()), Array("\(initPID)".utf8), mode: 0o644)

@@ -129,6 +129,10 @@ extension Container {
             try? signalInit(r, SIGKILL)
             waitGone(r)
         }
+        if let unit = r.systemdUnit {
+            // Stopping the scope kills what is left and removes its cgroup.
+            try SystemdManager.stop(SystemdUnit(slice: "", name: unit))
+        }
         if let cg = r.cgroupPath { try Cgroup(path: cg).destroy() }
         store.remove(id)
         if !r.poststop.isEmpty {

@@ -3,10 +3,15 @@ import Glibc
 /// The global options every command shares (runc's global flags).
 public struct RuntimeOptions {
     public var root: String = "/run/skiff"
-    public var systemdCgroup = false
+    public var cgroupManager: CgroupManager = .cgroupfs
     public var debug = false
     public var log: Logger = Logger()
     public init() {}
+}
+
+/// Who makes the container's cgroup (runc's --systemd-cgroup, crun's --cgroup-manager).
+public enum CgroupManager: String {
+    case cgroupfs, systemd, disabled
 }
 
 public struct CreateOptions {

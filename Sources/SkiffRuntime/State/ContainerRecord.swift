@@ -15,6 +15,8 @@ public struct ContainerRecord {
     /// Kept from create: config.json edits after create must not change the container.
     public var poststart: [Spec.Hook]
     public var poststop: [Spec.Hook]
+    /// The transient scope of the systemd driver, stopped on delete.
+    public var systemdUnit: String?
 
     public init(id: String, pid: Int32, pidStartTime: UInt64, bundle: String, rootfs: String, created: String,
                 owner: String, annotations: [(String, String)], cgroupPath: String?, poststart: [Spec.Hook], poststop: [Spec.Hook]) {
@@ -37,6 +39,7 @@ public struct ContainerRecord {
         if let cgroupPath { o["cgroupPath"] = .string(cgroupPath) }
         if !poststart.isEmpty { o["poststart"] = .array(poststart.map(\.json)) }
         if !poststop.isEmpty { o["poststop"] = .array(poststop.map(\.json)) }
+        if let systemdUnit { o["systemdUnit"] = .string(systemdUnit) }
         return .object(o)
     }
 
@@ -53,6 +56,7 @@ public struct ContainerRecord {
         cgroupPath = try n["cgroupPath"].string()
         poststart = try n["poststart"].map(Spec.Hook.init) ?? []
         poststop = try n["poststop"].map(Spec.Hook.init) ?? []
+        systemdUnit = try n["systemdUnit"].string()
     }
 }
 
