@@ -198,7 +198,8 @@ extension Container {
         let record = ContainerRecord(
             id: id, pid: initPID, pidStartTime: ProcStat.read(initPID)?.startTime ?? 0, bundle: plan.bundle,
             rootfs: plan.rootfs, created: rfc3339Now(), owner: "", annotations: plan.spec.annotations,
-            cgroupPath: cgroup?.path, poststart: plan.spec.hooks.poststart, poststop: plan.spec.hooks.poststop)
+            cgroupPath: cgroup?.path, poststart: plan.spec.hooks.poststart, poststop: plan.spec.hooks.poststop,
+            resources: plan.spec.linux.resources?.raw)
         try store.save(record)
         if let pf = o.pidFile {
             try Files.writeAtomically(Files.absolute(pf, relativeTo: Files.cwd()), Array("\(initPID)".utf8), mode: 0o644)

@@ -15,13 +15,23 @@ public struct ContainerRecord {
     /// Kept from create: config.json edits after create must not change the container.
     public var poststart: [Spec.Hook]
     public var poststop: [Spec.Hook]
+    /// linux.resources as last applied: the config's at create, then merged by each
+    /// `update` (as runc keeps its merged config). nil in records written before
+    /// skiff kept it, and for a config without resources.
+    public var resources: JSONObject?
+    /// The cgroup driver that made the container's cgroup: "cgroupfs" or "systemd".
+    /// Records written before skiff kept it are cgroupfs.
+    public var cgroupDriver: String
 
     public init(id: String, pid: Int32, pidStartTime: UInt64, bundle: String, rootfs: String, created: String,
-                owner: String, annotations: [(String, String)], cgroupPath: String?, poststart: [Spec.Hook], poststop: [Spec.Hook]) {
+                owner: String, annotations: [(String, String)], cgroupPath: String?, poststart: [Spec.Hook], poststop: [Spec.Hook],
+                resources: JSONObject? = nil, cgroupDriver: String = "cgroupfs") {
         self.id = id; self.pid = pid; self.pidStartTime = pidStartTime; self.bundle = bundle; self.rootfs = rootfs
         self.created = created; self.owner = owner; self.annotations = annotations; self.cgroupPath = cgroupPath
         self.poststart = poststart
         self.poststop = poststop
+        self.resources = resources
+        self.cgroupDriver = cgroupDriver
     }
 
     public var json: JSON {
@@ -37,6 +47,8 @@ public struct ContainerRecord {
         if let cgroupPath { o["cgroupPath"] = .string(cgroupPath) }
         if !poststart.isEmpty { o["poststart"] = .array(poststart.map(\.json)) }
         if !poststop.isEmpty { o["poststop"] = .array(poststop.map(\.json)) }
+        if let resources { o["resources"] = .object(resources) }
+        o["cgroupDriver"] = .string(cgroupDriver)
         return .object(o)
     }
 
@@ -53,6 +65,8 @@ public struct ContainerRecord {
         cgroupPath = try n["cgroupPath"].string()
         poststart = try n["poststart"].map(Spec.Hook.init) ?? []
         poststop = try n["poststop"].map(Spec.Hook.init) ?? []
+        resources = try n["resources"].object()
+        cgroupDriver = try n["cgroupDriver"].string() ?? "cgroupfs"
     }
 }
 
