@@ -108,9 +108,14 @@ extension ResourceUpdate {
         guard path.hasPrefix(prefix) else { return false }
         var cur: JSON = .object(resources)
         for key in path.dropFirst(prefix.count).split(separator: ".") {
-            let name = key.split(separator: "[").first.map(String.init) ?? String(key)
-            guard case .object(let o) = cur, let next = o[name] else { return false }
+            // "weightDevice[0]": the key, then the index.
+            let parts = key.split(separator: "[")
+            guard let name = parts.first, case .object(let o) = cur, let next = o[String(name)] else { return false }
             cur = next
+            for index in parts.dropFirst() {
+                guard let i = Int(index.dropLast()), case .array(let a) = cur, a.indices.contains(i) else { return false }
+                cur = a[i]
+            }
         }
         return true
     }
