@@ -265,6 +265,50 @@ final class UpdateEventsTests: XCTestCase {
         XCTAssertTrue(CgroupEventWatch.readOOM(tmp)! == (1, 1))
     }
 
+    /// Rewrites a file in place (IN_MODIFY on the watched inode, as cgroupfs notifies).
+    func rewrite(_ file: String, _ text: String) throws {
+        let fd = open(tmp + "/" + file, O_WRONLY | O_TRUNC | O_CLOEXEC)
+        guard fd >= 0 else { throw SysError(errno, "open", file) }
+        defer { close(fd) }
+        try Files.writeAll(fd, Array(text.utf8))
+    }
+
+    /// The events loop's watch on a fake cgroup: one oom event per growth of the
+    /// counters, stopped when cgroup.events says unpopulated.
+    func testEventWatchReportsOOMAndStop() throws {
+        try put("cgroup.events", "populated 1\nfrozen 0\n")
+        try put("memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n")
+        var w = try CgroupEventWatch(dir: tmp, pid: getpid(), pidStartTime: 0)
+        defer { w.close() }
+        var h = try w.wait(timeoutNanos: 10_000_000)
+        XCTAssertEqual(h.ooms, 0)
+        XCTAssertFalse(h.stopped)
+
+        try rewrite("memory.events", "low 0\nhigh 0\nmax 3\noom 0\noom_kill 0\n")
+        h = try w.wait(timeoutNanos: 1_000_000_000)
+        XCTAssertEqual(h.ooms, 0, "max alone is no OOM")
+        try rewrite("memory.events", "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n")
+        h = try w.wait(timeoutNanos: 1_000_000_000)
+        XCTAssertEqual(h.ooms, 1)
+        XCTAssertFalse(h.stopped)
+        try rewrite("memory.events", "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n")
+        XCTAssertEqual(try w.wait(timeoutNanos: 1_000_000_000).ooms, 0, "unchanged counters")
+
+        try rewrite("cgroup.events", "populated 0\nfrozen 0\n")
+        h = try w.wait(timeoutNanos: 1_000_000_000)
+        XCTAssertTrue(h.stopped)
+    }
+
+    func testEventWatchWithoutMemoryEventsStillStops() throws {
+        try put("cgroup.events", "populated 1\nfrozen 0\n")
+        var w = try CgroupEventWatch(dir: tmp, pid: getpid(), pidStartTime: 0)
+        defer { w.close() }
+        XCTAssertFalse(try w.wait(timeoutNanos: 10_000_000).stopped)
+        try rewrite("cgroup.events", "populated 0\nfrozen 0\n")
+        XCTAssertTrue(try w.wait(timeoutNanos: 1_000_000_000).stopped)
+        XCTAssertThrowsError(try CgroupEventWatch(dir: tmp + "/nope", pid: getpid(), pidStartTime: 0), "no cgroup.events")
+    }
+
     func testRecordKeepsResourcesAndDriverBackwardCompatibly() throws {
         let old = try ContainerRecord(json: try JSONParser.parse(#"{"id":"a","pid":1}"#))
         XCTAssertNil(old.resources)
