@@ -66,6 +66,9 @@ extension Container {
             try CgroupWriter.apply(plan, mountPoint: mountPoint, cgroupPath: cgroupPath)
         } catch {
             // runc: "Set configs back".
+            do { try CgroupDriverUpdate.apply(r, saved) } catch let e {
+                runtime.log.warn("could not set the previous unit properties back: \(e)")
+            }
             if let old = try? CgroupResources.plan(raw: saved) {
                 do { try CgroupWriter.apply(old, mountPoint: mountPoint, cgroupPath: cgroupPath) } catch let e {
                     runtime.log.warn("could not set the previous resources back: \(e)")
