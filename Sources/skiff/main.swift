@@ -16,6 +16,11 @@ let createFlags = [
     Flag(names: ["no-new-keyring"], takesValue: false), Flag(names: ["preserve-fds"], takesValue: true),
 ]
 
+let updateFlags = [
+    Flag(names: ["resources", "r"], takesValue: true), Flag(names: ["l3-cache-schema"], takesValue: true),
+    Flag(names: ["mem-bw-schema"], takesValue: true),
+] + ResourceUpdate.flagNames.map { Flag(names: [$0], takesValue: true) }
+
 let usage = """
 skiff - a runc-compatible OCI container runtime
 
@@ -33,6 +38,8 @@ COMMANDS:
    pause     freeze every process of a container (pause ID)
    resume    thaw a paused container (resume ID)
    ps        list a container's processes (ps [--format table|json] ID [ps options, default -ef])
+   update    update a container's resource limits (update [-r FILE|-] [--memory 64m] [--cpu-quota N] ... ID)
+   events    print stats and OOM events as JSON lines (events [--stats] [--interval 5s] ID)
    features  print the features skiff supports, as JSON
 
 GLOBAL OPTIONS:
@@ -49,7 +56,7 @@ GLOBAL OPTIONS:
 
 /// Commands that deal with container processes: not dumpable, so a container process
 /// sharing our pid namespace cannot open our /proc/<pid> files.
-let containerCommands: Set<String> = ["create", "run", "start", "state", "kill", "delete", "list"]
+let containerCommands: Set<String> = ["create", "run", "start", "state", "kill", "delete", "list", "update", "events"]
 
 func out(_ s: String) {
     let b = Array(s.utf8)
@@ -169,6 +176,35 @@ func main() -> Int32 {
             case "json": out(JSON.array(pids.map { .int($0) }).serialized() + "\n")
             case "table": try printPS(pids, psArgs: Array(rest.dropFirst()))
             case let f: throw UsageError(description: "invalid format option \"\(f)\" (want table or json)")
+            }
+        case "update":
+            let (p, _) = try parseFlags(args, updateFlags)
+            let id = try exactlyOne(p, cmd)
+            let update: ResourceUpdate
+            if let path = p.string("resources"), !path.isEmpty {
+                // runc: with --resources every other resource flag is ignored.
+                let bytes = path == "-" ? try Files.readAll(0, "standard input") : try Files.read(path)
+                update = try ResourceUpdate.fromDocument(bytes)
+            } else {
+                update = try ResourceUpdate.fromFlags(p.values.filter { ResourceUpdate.flagNames.contains($0.key) })
+            }
+            try Container.update(id: id, update: update, l3CacheSchema: p.string("l3-cache-schema"),
+                                 memBwSchema: p.string("mem-bw-schema"), runtime: runtime)
+        case "events":
+            let (p, _) = try parseFlags(args, [Flag(names: ["interval"], takesValue: true),
+                                               Flag(names: ["stats"], takesValue: false)])
+            let id = try exactlyOne(p, cmd)
+            var interval: Int64 = 5_000_000_000
+            if let text = p.string("interval") {
+                do { interval = try GoDuration.parse(text) } catch let e as GoDuration.ParseError {
+                    throw UsageError(description: "invalid value \"\(text)\" for flag -interval: \(e)")
+                }
+            }
+            if interval <= 0 { throw RuntimeError("duration interval must be greater than 0") }
+            if p.bool("stats") {
+                out(try Container.statsEvent(id: id, runtime: runtime) + "\n")
+            } else {
+                try Container.events(id: id, intervalNanos: interval, runtime: runtime) { out($0 + "\n") }
             }
         case "features":
             out(Features.json().serialized(indent: "    ") + "\n")

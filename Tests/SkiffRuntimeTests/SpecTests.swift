@@ -63,7 +63,7 @@ final class SpecTests: XCTestCase {
         XCTAssertEqual(validationError { $0["hostname"] = "x" }, "hostname: setting a hostname needs a uts namespace")
         XCTAssertEqual(validationError { $0["linux"] = ["namespaces": [["type": "mount"], ["type": "mount"]]] },
                        #"linux.namespaces[1].type: duplicate namespace "mount""#)
-        // Resources are the cgroup planner's to check (CgroupResourcesTests), not Validation's.
+        // Resources pass validation: create plans them (CgroupResources), naming bad fields there.
         XCTAssertEqual(validationError { $0["linux"] = ["namespaces": [["type": "mount"]], "resources": ["memory": ["limit": 1]]] }, "")
         XCTAssertEqual(validationError { $0["linux"] = ["namespaces": [["type": "mount"]], "sysctl": ["net.ipv4.ip_forward": "1"]] },
                        "linux.sysctl.net.ipv4.ip_forward: needs a network namespace")

@@ -172,15 +172,105 @@ public enum DeviceFilter {
     public static func attach(rules: [Spec.DeviceRule], cgroupFD: Int32) throws {
         let progFD = try load(program(for: rules))
         defer { close(progFD) }
+        try attach(programFD: progFD, cgroupFD: cgroupFD)
+    }
+
+    static let cmdProgDetach: Int32 = 9        // BPF_PROG_DETACH
+    static let cmdProgGetFDByID: Int32 = 13    // BPF_PROG_GET_FD_BY_ID
+    static let cmdObjGetInfoByFD: Int32 = 15   // BPF_OBJ_GET_INFO_BY_FD
+    static let cmdProgQuery: Int32 = 16        // BPF_PROG_QUERY
+    /// The name skiff loads its device programs under (bpf_prog_info.name).
+    static let programName = "skiff_devices"
+
+    /// `update` with device rules: attaches a program for `rules`, then detaches the
+    /// device programs skiff attached before (named skiff_devices). With
+    /// BPF_F_ALLOW_MULTI every attached program must allow an access, so attaching
+    /// alone would AND the old rules with the new; the new one goes in first so the
+    /// cgroup is never without a filter. Programs attached by others are left alone.
+    public static func replace(rules: [Spec.DeviceRule], cgroupFD: Int32) throws {
+        let old = try attachedPrograms(cgroupFD: cgroupFD).filter { $0.name == programName }
+        let progFD = try load(program(for: rules))
+        defer { close(progFD) }
+        try attach(programFD: progFD, cgroupFD: cgroupFD)
+        let newID = try info(programFD: progFD).id
+        for p in old where p.id != newID {
+            let fd = try programFD(id: p.id)
+            defer { close(fd) }
+            var attr = [UInt8](repeating: 0, count: attrSize)
+            put32(&attr, 0, UInt32(bitPattern: cgroupFD))  // target_fd
+            put32(&attr, 4, UInt32(bitPattern: fd))        // attach_bpf_fd
+            put32(&attr, 8, attachCgroupDevice)            // attach_type
+            let (r, e) = bpf(cmdProgDetach, &attr)
+            if r < 0 && e != ENOENT {  // ENOENT: detached meanwhile
+                throw DeviceFilterError(errno: e, operation: "detaching the old device cgroup BPF program (id \(p.id))")
+            }
+        }
+    }
+
+    /// A program attached to a cgroup: its id and name.
+    public struct AttachedProgram: Equatable {
+        public var id: UInt32
+        public var name: String
+    }
+
+    /// The device programs attached directly to the cgroup `cgroupFD` (BPF_PROG_QUERY),
+    /// in attach order.
+    public static func attachedPrograms(cgroupFD: Int32) throws -> [AttachedProgram] {
+        var ids = [UInt32](repeating: 0, count: 64)
+        var attr = [UInt8](repeating: 0, count: attrSize)
+        let (r, e): (Int, Int32) = ids.withUnsafeMutableBufferPointer { ip in
+            put32(&attr, 0, UInt32(bitPattern: cgroupFD))                   // target_fd
+            put32(&attr, 4, attachCgroupDevice)                             // attach_type
+            put64(&attr, 16, UInt64(UInt(bitPattern: ip.baseAddress)))      // prog_ids
+            put32(&attr, 24, UInt32(ip.count))                              // prog_cnt
+            return bpf(cmdProgQuery, &attr)
+        }
+        if r < 0 { throw DeviceFilterError(errno: e, operation: "querying the cgroup's device BPF programs") }
+        let count = Int(get32(attr, 24))
+        return try ids.prefix(min(count, ids.count)).map { id in
+            let fd = try programFD(id: id)
+            defer { close(fd) }
+            return AttachedProgram(id: id, name: try info(programFD: fd).name)
+        }
+    }
+
+    static func attach(programFD: Int32, cgroupFD: Int32) throws {
         var attr = [UInt8](repeating: 0, count: attrSize)
         put32(&attr, 0, UInt32(bitPattern: cgroupFD))   // target_fd
-        put32(&attr, 4, UInt32(bitPattern: progFD))     // attach_bpf_fd
+        put32(&attr, 4, UInt32(bitPattern: programFD))  // attach_bpf_fd
         put32(&attr, 8, attachCgroupDevice)             // attach_type
         put32(&attr, 12, flagAllowMulti)                // attach_flags
         let (r, e) = bpf(cmdProgAttach, &attr)
         if r < 0 {
             throw DeviceFilterError(errno: e, operation: "attaching the device cgroup BPF program")
         }
+    }
+
+    static func programFD(id: UInt32) throws -> Int32 {
+        var attr = [UInt8](repeating: 0, count: attrSize)
+        put32(&attr, 0, id)  // prog_id
+        let (r, e) = bpf(cmdProgGetFDByID, &attr)
+        if r < 0 { throw DeviceFilterError(errno: e, operation: "opening device cgroup BPF program \(id)") }
+        return Int32(r)
+    }
+
+    /// bpf_prog_info's id (offset 4) and name (offset 64, 16 bytes).
+    static func info(programFD: Int32) throws -> (id: UInt32, name: String) {
+        var buf = [UInt8](repeating: 0, count: 256)
+        var attr = [UInt8](repeating: 0, count: attrSize)
+        let (r, e): (Int, Int32) = buf.withUnsafeMutableBufferPointer { bp in
+            put32(&attr, 0, UInt32(bitPattern: programFD))                  // bpf_fd
+            put32(&attr, 4, UInt32(bp.count))                               // info_len
+            put64(&attr, 8, UInt64(UInt(bitPattern: bp.baseAddress)))       // info
+            return bpf(cmdObjGetInfoByFD, &attr)
+        }
+        if r < 0 { throw DeviceFilterError(errno: e, operation: "reading device cgroup BPF program info") }
+        let name = buf[64..<80].prefix { $0 != 0 }
+        return (get32(buf, 4), String(decoding: name, as: UTF8.self))
+    }
+
+    static func get32(_ buf: [UInt8], _ at: Int) -> UInt32 {
+        (0..<4).reduce(UInt32(0)) { $0 | UInt32(buf[at + $1]) << (8 * UInt32($1)) }
     }
 
     /// BPF_PROG_LOAD; returns the program fd. Loads without a verifier log
@@ -201,7 +291,7 @@ public enum DeviceFilter {
     static func loadOnce(_ insns: [UInt64], logLevel: UInt32) -> (fd: Int32, errno: Int32, log: String) {
         // Instructions are little-endian host words; this runtime is Linux on LE CPUs.
         let license: [CChar] = Array("Apache-2.0".utf8CString)
-        let name: [UInt8] = Array("skiff_devices".utf8)
+        let name: [UInt8] = Array(programName.utf8)
         var logBuf = [CChar](repeating: 0, count: logLevel > 0 ? 1 << 18 : 0)
         var attr = [UInt8](repeating: 0, count: attrSize)
         let (r, e): (Int, Int32) = insns.withUnsafeBufferPointer { ip in

@@ -220,7 +220,8 @@ extension Container {
         var record = ContainerRecord(
             id: id, pid: initPID, pidStartTime: ProcStat.read(initPID)?.startTime ?? 0, bundle: plan.bundle,
             rootfs: plan.rootfs, created: rfc3339Now(), owner: "", annotations: plan.spec.annotations,
-            cgroupPath: cgroup?.path, poststart: plan.spec.hooks.poststart, poststop: plan.spec.hooks.poststop)
+            cgroupPath: cgroup?.path, poststart: plan.spec.hooks.poststart, poststop: plan.spec.hooks.poststop,
+            resources: plan.spec.linux.resources?.raw, cgroupDriver: systemdUnit == nil ? "cgroupfs" : "systemd")
         record.systemdUnit = systemdUnit?.name
         try store.save(record)
         if let pf = o.pidFile {

@@ -305,22 +305,7 @@ extension Spec.Linux {
         } ?? []
         cgroupsPath = try n["cgroupsPath"].string()
         if let raw = try n["resources"].object() {
-            let rules = try n["resources"]["devices"].map { r -> Spec.DeviceRule in
-                let type = try r["type"].string() ?? "a"
-                guard type.count == 1, let t = type.first, "acb".contains(t) else {
-                    throw r["type"].fail("invalid device type \"\(type)\" (want a, c or b)")
-                }
-                let access = try r["access"].string() ?? "rwm"
-                guard access.allSatisfy({ "rwm".contains($0) }) else {
-                    throw r["access"].fail("invalid device access \"\(access)\" (want letters of rwm)")
-                }
-                let major: Int64? = try r["major"].integer()
-                let minor: Int64? = try r["minor"].integer()
-                return Spec.DeviceRule(allow: try r["allow"].bool() ?? false, type: t,
-                                       major: major.flatMap { $0 < 0 ? nil : $0 },
-                                       minor: minor.flatMap { $0 < 0 ? nil : $0 },
-                                       access: access.isEmpty ? "rwm" : access)
-            } ?? []
+            let rules = try Spec.DeviceRule.parseList(n["resources"]["devices"])
             resources = Spec.Resources(devices: rules, raw: raw)
         }
         rootfsPropagation = try n["rootfsPropagation"].string()
@@ -329,5 +314,27 @@ extension Spec.Linux {
         sysctl = try n["sysctl"].stringMap() ?? []
         mountLabel = try n["mountLabel"].string()
         seccomp = n["seccomp"].isMissing ? nil : try Spec.Seccomp(n["seccomp"])
+    }
+}
+
+extension Spec.DeviceRule {
+    /// linux.resources.devices (or an update's devices): the rules in order.
+    public static func parseList(_ node: JSONNode) throws -> [Spec.DeviceRule] {
+        try node.map { r -> Spec.DeviceRule in
+            let type = try r["type"].string() ?? "a"
+            guard type.count == 1, let t = type.first, "acb".contains(t) else {
+                throw r["type"].fail("invalid device type \"\(type)\" (want a, c or b)")
+            }
+            let access = try r["access"].string() ?? "rwm"
+            guard access.allSatisfy({ "rwm".contains($0) }) else {
+                throw r["access"].fail("invalid device access \"\(access)\" (want letters of rwm)")
+            }
+            let major: Int64? = try r["major"].integer()
+            let minor: Int64? = try r["minor"].integer()
+            return Spec.DeviceRule(allow: try r["allow"].bool() ?? false, type: t,
+                                   major: major.flatMap { $0 < 0 ? nil : $0 },
+                                   minor: minor.flatMap { $0 < 0 ? nil : $0 },
+                                   access: access.isEmpty ? "rwm" : access)
+        } ?? []
     }
 }

@@ -17,13 +17,23 @@ public struct ContainerRecord {
     public var poststop: [Spec.Hook]
     /// The transient scope of the systemd driver, stopped on delete.
     public var systemdUnit: String?
+    /// linux.resources as last applied: the config's at create, then merged by each
+    /// `update` (as runc keeps its merged config). nil in records written before
+    /// skiff kept it, and for a config without resources.
+    public var resources: JSONObject?
+    /// The cgroup driver that made the container's cgroup: "cgroupfs" or "systemd".
+    /// Records written before skiff kept it are cgroupfs.
+    public var cgroupDriver: String
 
     public init(id: String, pid: Int32, pidStartTime: UInt64, bundle: String, rootfs: String, created: String,
-                owner: String, annotations: [(String, String)], cgroupPath: String?, poststart: [Spec.Hook], poststop: [Spec.Hook]) {
+                owner: String, annotations: [(String, String)], cgroupPath: String?, poststart: [Spec.Hook], poststop: [Spec.Hook],
+                resources: JSONObject? = nil, cgroupDriver: String = "cgroupfs") {
         self.id = id; self.pid = pid; self.pidStartTime = pidStartTime; self.bundle = bundle; self.rootfs = rootfs
         self.created = created; self.owner = owner; self.annotations = annotations; self.cgroupPath = cgroupPath
         self.poststart = poststart
         self.poststop = poststop
+        self.resources = resources
+        self.cgroupDriver = cgroupDriver
     }
 
     public var json: JSON {
@@ -40,6 +50,8 @@ public struct ContainerRecord {
         if !poststart.isEmpty { o["poststart"] = .array(poststart.map(\.json)) }
         if !poststop.isEmpty { o["poststop"] = .array(poststop.map(\.json)) }
         if let systemdUnit { o["systemdUnit"] = .string(systemdUnit) }
+        if let resources { o["resources"] = .object(resources) }
+        o["cgroupDriver"] = .string(cgroupDriver)
         return .object(o)
     }
 
@@ -57,6 +69,8 @@ public struct ContainerRecord {
         poststart = try n["poststart"].map(Spec.Hook.init) ?? []
         poststop = try n["poststop"].map(Spec.Hook.init) ?? []
         systemdUnit = try n["systemdUnit"].string()
+        resources = try n["resources"].object()
+        cgroupDriver = try n["cgroupDriver"].string() ?? "cgroupfs"
     }
 }
 

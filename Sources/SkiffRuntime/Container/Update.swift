@@ -1,0 +1,118 @@
+import Glibc
+
+/// The cgroup driver's part of `update` beyond the cgroup files.
+///
+/// cgroupfs: nothing; the files are the whole story. systemd: as runc's systemd driver,
+/// the unit's properties (MemoryMax=, CPUWeight=, TasksMax=, ...) are set from the merged
+/// resources first, so that systemd does not put its own idea of the limits back on the
+/// next daemon-reload; then the files are written as cgroupfs does.
+enum CgroupDriverUpdate {
+    static func apply(_ r: ContainerRecord, _ merged: JSONObject) throws {
+        switch r.cgroupDriver {
+        case "cgroupfs":
+            return
+        case "systemd":
+            guard let unit = r.systemdUnit else {
+                throw RuntimeError("container \(r.id) uses the systemd cgroup driver but has no unit recorded")
+            }
+            let plan = try CgroupResources.plan(raw: merged)
+            try SystemdManager.setProperties(SystemdUnit(slice: "", name: unit), SystemdProperties.from(plan))
+        default:
+            throw RuntimeError("container \(r.id) has an unknown cgroup driver \"\(r.cgroupDriver)\"")
+        }
+    }
+}
+
+extension Container {
+    /// `update`: merges `update` into the container's saved linux.resources (as runc
+    /// merges into its config), writes the merged resources to the cgroup, replaces the
+    /// device program if the update has device rules, and saves the merge.
+    ///
+    /// If a write fails, the saved resources are written back (as runc's Set does) and
+    /// the saved record is left as it was.
+    public static func update(id: String, update: ResourceUpdate, l3CacheSchema: String? = nil,
+                              memBwSchema: String? = nil, runtime: RuntimeOptions) throws {
+        try Validation.validateID(id)
+        let store = StateStore(root: runtime.root)
+        let lock = try store.lock(id)
+        defer { withExtendedLifetime(lock) {} }
+        let r = try store.load(id)
+        if status(of: r, store: store) == .stopped { throw RuntimeError("container not running") }
+
+        try update.validate()
+        let devices = update.hasDevices
+            ? try Spec.DeviceRule.parseList(JSONNode(.object(update.resources), path: update.source)["devices"])
+            : nil
+        try checkIntelRDT(l3CacheSchema: l3CacheSchema, memBwSchema: memBwSchema)
+
+        let saved = r.resources ?? JSONObject()
+        let merged = update.merge(into: saved)
+        for w in merged.warnings { runtime.log.warn(w) }
+        let plan = try CgroupResources.plan(raw: merged.resources)
+        for w in plan.ignored where update.names(w.path) { runtime.log.warn("\(w)") }
+
+        guard let cgroupPath = r.cgroupPath, let mountPoint = Cgroup.mountPoint() else {
+            throw RuntimeError("container \(id) has no cgroup to update")
+        }
+        try CgroupDriverUpdate.apply(r, merged.resources)
+        do {
+            try CgroupWriter.apply(plan, mountPoint: mountPoint, cgroupPath: cgroupPath)
+        } catch {
+            // runc: "Set configs back".
+            do { try CgroupDriverUpdate.apply(r, saved) } catch let e {
+                runtime.log.warn("could not set the previous unit properties back: \(e)")
+            }
+            if let old = try? CgroupResources.plan(raw: saved) {
+                do { try CgroupWriter.apply(old, mountPoint: mountPoint, cgroupPath: cgroupPath) } catch let e {
+                    runtime.log.warn("could not set the previous resources back: \(e)")
+                }
+            }
+            throw error
+        }
+        if let devices {
+            let fd = try Cgroup(path: cgroupPath).openDirectory()
+            defer { close(fd) }
+            try DeviceFilter.replace(rules: DeviceFilter.rules(for: devices), cgroupFD: fd)
+        }
+        var nr = r
+        nr.resources = merged.resources
+        try store.save(nr)
+    }
+
+    /// --l3-cache-schema / --mem-bw-schema: skiff has no Intel RDT support, so a
+    /// container never has an intelRdt configuration to update; runc's messages.
+    static func checkIntelRDT(l3CacheSchema: String?, memBwSchema: String?) throws {
+        let l3 = l3CacheSchema.map { !$0.isEmpty } ?? false
+        let mb = memBwSchema.map { !$0.isEmpty } ?? false
+        if l3 && !Files.exists("/sys/fs/resctrl/info/L3") {
+            throw RuntimeError("Intel RDT/CAT: l3 cache schema is not enabled")
+        }
+        if mb && !Files.exists("/sys/fs/resctrl/info/MB") {
+            throw RuntimeError("Intel RDT/MBA: memory bandwidth schema is not enabled")
+        }
+        if l3 || mb {
+            throw RuntimeError("updating a non-existent Intel RDT configuration is not supported")
+        }
+    }
+}
+
+extension ResourceUpdate {
+    /// Whether a field path of the merged plan ("linux.resources.memory.swappiness")
+    /// is one the update itself sets (for warnings about ignored fields).
+    func names(_ path: String) -> Bool {
+        let prefix = "linux.resources."
+        guard path.hasPrefix(prefix) else { return false }
+        var cur: JSON = .object(resources)
+        for key in path.dropFirst(prefix.count).split(separator: ".") {
+            // "weightDevice[0]": the key, then the index.
+            let parts = key.split(separator: "[")
+            guard let name = parts.first, case .object(let o) = cur, let next = o[String(name)] else { return false }
+            cur = next
+            for index in parts.dropFirst() {
+                guard let i = Int(index.dropLast()), case .array(let a) = cur, a.indices.contains(i) else { return false }
+                cur = a[i]
+            }
+        }
+        return true
+    }
+}
