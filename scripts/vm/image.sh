@@ -7,7 +7,7 @@
 #   DIR/cmdline      the kernel command line to boot it with
 # The image is cached outside the repo in $SKIFF_VM_CACHE (default
 # /var/cache/skiff-vm)/<key>, where <key> hashes this script and the guest
-# files it bakes in (scripts/vm/guest/): a second run with the same recipe
+# files it bakes in (customize.sh, guest/): a second run with the same recipe
 # prints the directory at once. run.sh boots it through a throwaway overlay,
 # so the cached image is never written to.
 #
@@ -35,8 +35,9 @@ packages=(
     jq iproute2 procps util-linux libseccomp2 iptables strace
 )
 
-# The cache key: this script (which holds the package list) and the guest files.
-key=$(cat "$0" "$here"/guest/* | sha256sum | cut -c1-16)
+# The cache key: this script (which holds the package list), the customize
+# hook and the guest files it bakes in.
+key=$(cat "$0" "$here/customize.sh" "$here"/guest/* | sha256sum | cut -c1-16)
 dir=$cache/$key
 
 if [[ -f $dir/disk.qcow2 ]]; then
@@ -82,33 +83,16 @@ log=$tmp/mmdebstrap.log
 start=$SECONDS
 echo "vm/image.sh: building $dir (mmdebstrap, a few minutes; log in $log while it runs)" >&2
 
-# The essential hook runs before the kernel is installed: a small initrd with
-# only what this VM's disk needs (virtio-pci, virtio-blk, ext4), not every
-# driver Debian has; it loads faster under emulation.
+# Debian's kernel package insists on an initramfs generator; keep the one it
+# runs small (the VM boots with its own initrd below, not this one).
 essential_hook='mkdir -p "$1/etc/initramfs-tools/conf.d" &&
-    printf "MODULES=list\nCOMPRESS=zstd\n" >"$1/etc/initramfs-tools/conf.d/skiff-vm"'
-
-# The customize hook runs last, with every package installed.
-customize_hook='set -e
-    printf "%s\n" virtio_pci virtio_blk ext4 crc32c_generic >>"$1/etc/initramfs-tools/modules"
-    chroot "$1" update-initramfs -u -k all
-    echo skiff-vm >"$1/etc/hostname"
-    printf "127.0.0.1 localhost\n127.0.1.1 skiff-vm\n::1 localhost ip6-localhost ip6-loopback\n" >"$1/etc/hosts"
-    printf "/dev/vda / ext4 rw,relatime 0 0\n" >"$1/etc/fstab"
-    chroot "$1" systemd-machine-id-setup
-    install -m 0644 "'"$here"'/guest/skiff-vm-run.service" "$1/etc/systemd/system/"
-    install -m 0755 "'"$here"'/guest/skiff-vm-run" "$1/usr/local/sbin/"
-    chroot "$1" systemctl enable skiff-vm-run.service
-    # Engines start on demand (systemctl start docker): boot time is test time.
-    chroot "$1" systemctl disable docker.service docker.socket containerd.service
-    chroot "$1" systemctl mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer
-    rm -f "$1"/etc/apt/sources.list "$1"/etc/apt/sources.list.d/* "$1"/etc/apt/apt.conf.d/99mmdebstrap'
+    echo MODULES=list >"$1/etc/initramfs-tools/conf.d/skiff-vm"'
 
 include=$(IFS=,; echo "${packages[*]}")
 if ! mmdebstrap --variant=minbase --include="$include" \
         "${aptopts[@]}" \
         --essential-hook="$essential_hook" \
-        --customize-hook="$customize_hook" \
+        --customize-hook="\"$here/customize.sh\" \"\$1\"" \
         bookworm "$root" "${sources[@]}" >"$log" 2>&1; then
     tail -n 40 "$log" >&2
     echo "vm/image.sh: mmdebstrap failed (log above)" >&2
@@ -117,7 +101,7 @@ fi
 
 mkdir -p "$tmp/out"
 cp "$root"/boot/vmlinuz-* "$tmp/out/vmlinuz"
-cp "$root"/boot/initrd.img-* "$tmp/out/initrd.img"
+cp "$root/boot/skiff-initrd.img" "$tmp/out/initrd.img"
 echo "root=/dev/vda rw rootfstype=ext4 console=ttyS0 systemd.unified_cgroup_hierarchy=1 panic=-1" >"$tmp/out/cmdline"
 
 # ext4 straight from the directory (mkfs -d): no loop device or mount needed.
@@ -125,6 +109,7 @@ echo "root=/dev/vda rw rootfstype=ext4 console=ttyS0 systemd.unified_cgroup_hier
 truncate -s 8G "$tmp/disk.raw"
 mkfs.ext4 -q -L skiff-vm -d "$root" "$tmp/disk.raw"
 qemu-img convert -O qcow2 "$tmp/disk.raw" "$tmp/out/disk.qcow2"
+cp "$log" "$tmp/out/build.log"
 touch "$tmp/out/last-used"
 
 rm -rf "$dir"
