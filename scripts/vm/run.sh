@@ -152,7 +152,7 @@ qpid=$!
 # The command's output, as the guest writes it; both tails end after qemu.
 tail -n +1 -F --pid="$qpid" "$io/stdout" 2>/dev/null &
 tails+=($!)
-tail -n +1 -F --pid="$qpid" "$io/stderr" 2>/dev/null >&2 &
+tail -n +1 -F --pid="$qpid" "$io/stderr" >&2 2>/dev/null &
 tails+=($!)
 
 rc=0
