@@ -77,14 +77,17 @@ for opt in Acquire::http::Proxy Acquire::https::Proxy Acquire::Check-Valid-Until
 done
 
 tmp=$(mktemp -d "$cache/.build-$key.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+chmod 755 "$tmp"  # apt downloads as _apt, which must reach root/var/lib/apt
+# --one-file-system: should mmdebstrap die with /proc or /dev still mounted in
+# the tree, rm must not descend into them.
+trap 'rm -rf --one-file-system "$tmp"' EXIT
 root=$tmp/root
 log=$tmp/mmdebstrap.log
 start=$SECONDS
 echo "vm/image.sh: building $dir (mmdebstrap, a few minutes; log in $log while it runs)" >&2
 
-# Debian's kernel package insists on an initramfs generator; keep the one it
-# runs small (the VM boots with its own initrd below, not this one).
+# Debian's kernel package insists on an initramfs generator; keep the initrd
+# it makes small. The VM boots with its own (customize.sh), not this one.
 essential_hook='mkdir -p "$1/etc/initramfs-tools/conf.d" &&
     echo MODULES=list >"$1/etc/initramfs-tools/conf.d/skiff-vm"'
 
@@ -119,6 +122,6 @@ echo "vm/image.sh: built $dir in $((SECONDS - start)) s ($(du -sh "$dir" | cut -
 # Drop images of other recipes that nobody has booted for a week.
 for old in "$cache"/*/; do
     old=${old%/}
-    [[ $old != "$dir" && -n $(find "$old/last-used" -mtime +7 2>/dev/null) ]] && rm -rf "$old"
+    [[ $old != "$dir" && -n $(find "$old/last-used" -mtime +7 2>/dev/null) ]] && rm -rf --one-file-system "$old"
 done
 echo "$dir"

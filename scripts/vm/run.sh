@@ -26,7 +26,7 @@
 # overlay of the cached disk.
 set -euo pipefail
 
-usage() { sed -n '4,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '4,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit "${1:-2}"; }
 die() { echo "vm/run.sh: $*" >&2; exit 125; }
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -47,6 +47,7 @@ while [[ $# -gt 0 ]]; do
                    timeout_s=$2; shift 2 ;;
         --mem)     [[ $# -ge 2 && $2 =~ ^[1-9][0-9]*$ ]] || die "--mem wants MiB"
                    mem=$2; shift 2 ;;
+        -h|--help) usage 0 ;;
         --)        shift; break ;;
         *)         usage ;;
     esac
@@ -113,10 +114,11 @@ esac
 io=$run/io
 mkdir "$io"
 touch "$io/stdout" "$io/stderr"
+# multidevs=remap: a share spanning several filesystems keeps inodes unique.
 share_args=(-virtfs "local,path=$io,mount_tag=skiffio,security_model=passthrough,id=skiffio")
 : >"$io/shares"
 for i in "${!shares[@]}"; do
-    share_args+=(-virtfs "local,path=${shares[i]},mount_tag=s$i,security_model=passthrough,id=s$i")
+    share_args+=(-virtfs "local,path=${shares[i]},mount_tag=s$i,security_model=passthrough,multidevs=remap,id=s$i")
     printf 's%d\t%s\n' "$i" "${shares[i]}" >>"$io/shares"
 done
 
