@@ -63,6 +63,7 @@ for s in "${shares[@]}"; do
     [[ $s != *[$'\t\n']* ]] || die "share paths must not contain tabs or newlines: $s"
 done
 
+"$here/install-deps.sh"
 image=$("$here/image.sh")
 
 run=$(mktemp -d /tmp/skiff-vm.XXXXXX)
