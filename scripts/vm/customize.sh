@@ -5,7 +5,8 @@
 #     modules the virtio disk and ext4 need, in the order modprobe resolves
 #     them. Uncompressed: it is small, and nothing has to unpack it.
 #   - No fstab: the initrd mounts / read-write, nothing else is mounted.
-#   - The harness unit (guest/skiff-vm-run*), enabled.
+#   - The harness unit (guest/vm-harness*), enabled. Its name does not start
+#     with "skiff": tests look for leftover skiff-* units.
 #   - Nothing starts at boot that tests do not need: boot time is test time.
 #     Engines start on demand (systemctl start docker).
 #   - The host's apt sources and options are not left in the image.
@@ -34,9 +35,9 @@ printf '%s\n' '127.0.0.1 localhost' '127.0.1.1 skiff-vm' '::1 localhost ip6-loca
 echo '# / is mounted read-write by the initrd (scripts/vm/guest/init)' >"$root/etc/fstab"
 chroot "$root" systemd-machine-id-setup
 
-install -m 0644 "$here/guest/skiff-vm-run.service" "$root/etc/systemd/system/"
-install -m 0755 "$here/guest/skiff-vm-run" "$root/usr/local/sbin/"
-chroot "$root" systemctl enable skiff-vm-run.service
+install -m 0644 "$here/guest/vm-harness.service" "$root/etc/systemd/system/"
+install -m 0755 "$here/guest/vm-harness" "$root/usr/local/sbin/"
+chroot "$root" systemctl enable vm-harness.service
 chroot "$root" systemctl disable docker.service docker.socket containerd.service \
     podman.service podman-restart.service podman-auto-update.service podman-auto-update.timer \
     e2scrub_reap.service systemd-pstore.service

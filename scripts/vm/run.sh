@@ -75,8 +75,8 @@ cleanup() {
     rm -rf "$run"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'echo "vm/run.sh: interrupted (SIGINT); VM stopped" >&2; exit 130' INT
+trap 'echo "vm/run.sh: terminated (SIGTERM); VM stopped" >&2; exit 143' TERM
 
 # --- accelerator -----------------------------------------------------------
 # /dev/kvm can be present while a guest never gets going under it (nested
