@@ -68,7 +68,8 @@ final class DBusConnection {
         }
     }
 
-    private func receive() throws -> DBusMessage {
+    /// The next message; a silent systemd is an error after `timeoutMS`, never a hang.
+    private func receive(timeoutMS: Int32 = 30_000) throws -> DBusMessage {
         while true {
             if let len = DBusMessage.length(of: pending[...]) {
                 if len < 0 { throw RuntimeError("systemd sent a big-endian D-Bus message") }
@@ -77,6 +78,13 @@ final class DBusConnection {
                     pending.removeFirst(len)
                     return m
                 }
+            }
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&p, 1, timeoutMS)
+            if ready == 0 { throw RuntimeError("timed out waiting for systemd over D-Bus") }
+            if ready < 0 {
+                if errno == EINTR { continue }
+                throw SysError(errno, "poll the systemd connection")
             }
             var buf = [UInt8](repeating: 0, count: 8192)
             let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
