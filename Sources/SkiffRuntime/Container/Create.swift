@@ -86,7 +86,7 @@ extension Container {
         let rc = mkfifo(fifoPath, 0o622)
         umask(oldMask)
         if rc != 0 { throw SysError(errno, "mkfifo", fifoPath) }
-        let fifoFD = try sys("open", fifoPath) { open(fifoPath, RootResolver.O_PATH_ | O_CLOEXEC) }
+        let fifoFD = try sys("open", fifoPath) { open(fifoPath, O_PATH_ | O_CLOEXEC) }
         defer { close(fifoFD) }
 
         // The cgroup exists, with its device filter, before the init does.

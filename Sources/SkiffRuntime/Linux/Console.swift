@@ -51,7 +51,7 @@ public enum Console {
 
     /// An O_PATH fd of the slave by path, following no symlink.
     static func openSlavePath(_ path: String) throws -> Int32 {
-        let fd = skiff_openat2(AT_FDCWD, path, UInt64(RootResolver.O_PATH_ | O_CLOEXEC), 0,
+        let fd = skiff_openat2(AT_FDCWD, path, UInt64(O_PATH_ | O_CLOEXEC), 0,
                                ProcFS.RESOLVE_NO_SYMLINKS | ProcFS.RESOLVE_NO_MAGICLINKS)
         if fd < 0 { throw SysError(errno, "console: open", path) }
         return fd
@@ -100,7 +100,7 @@ public enum Console {
         let created = openat(dev, "console", O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0o600)
         if created >= 0 { close(created) }
         let target = try sys("console: open", "/dev/console") {
-            openat(dev, "console", RootResolver.O_PATH_ | O_NOFOLLOW | O_CLOEXEC)
+            openat(dev, "console", O_PATH_ | O_NOFOLLOW | O_CLOEXEC)
         }
         defer { close(target) }
         let tst = try FDCheck.stat(target, "/dev/console")

@@ -22,3 +22,12 @@ let PR_CAP_AMBIENT_CLEAR_ALL: Int32 = 4
 let ST_NOSUID: UInt = 2
 let ST_NODEV: UInt = 4
 let ST_NOEXEC: UInt = 8
+
+// The fd-based mount API and openat2 (linux/mount.h, fcntl.h), shared by every user.
+let O_PATH_: Int32 = 0o10000000
+let AT_EMPTY_PATH_: UInt32 = 0x1000
+let AT_RECURSIVE_: UInt32 = 0x8000
+let OPEN_TREE_CLONE: UInt32 = 1
+let OPEN_TREE_CLOEXEC: UInt32 = 0o2000000
+let MOVE_MOUNT_F_EMPTY_PATH: UInt32 = 0x04
+let MOVE_MOUNT_T_EMPTY_PATH: UInt32 = 0x40

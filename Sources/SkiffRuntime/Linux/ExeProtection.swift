@@ -14,9 +14,7 @@ public enum ExeProtection {
     static let F_GET_SEALS: Int32 = 1034
     // F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE
     static let allSeals: Int32 = 0x1 | 0x2 | 0x4 | 0x8
-    static let OPEN_TREE_CLONE: UInt32 = 1
     static let OPEN_TREE_CLOEXEC: UInt32 = 0o2000000
-    static let AT_EMPTY_PATH: UInt32 = 0x1000
     static let MOUNT_ATTR_RDONLY: UInt64 = 0x1
     static let MFD_CLOEXEC: UInt32 = 0x1
     static let MFD_ALLOW_SEALING: UInt32 = 0x2
@@ -58,9 +56,9 @@ public enum ExeProtection {
     /// path; it goes away with the last process that runs from it.
     static func readOnlyView(of exe: Int32) throws -> Int32 {
         let tree = try sys("open_tree /proc/self/exe") {
-            skiff_open_tree(exe, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH)
+            skiff_open_tree(exe, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH_)
         }
-        if skiff_mount_setattr(tree, "", AT_EMPTY_PATH, MOUNT_ATTR_RDONLY, 0, 0) != 0 {
+        if skiff_mount_setattr(tree, "", AT_EMPTY_PATH_, MOUNT_ATTR_RDONLY, 0, 0) != 0 {
             let e = errno
             close(tree)
             throw SysError(e, "mount_setattr ro on the bind of /proc/self/exe")

@@ -18,9 +18,7 @@ import CSkiffInit
 /// container mapping 0 -> 100000 that should own an unshifted directory uses the same
 /// mapping for the mount (what idmap without mappings does).
 enum IDMappedMounts {
-    static let OPEN_TREE_CLONE: UInt32 = 1, OPEN_TREE_CLOEXEC: UInt32 = 0o2000000
-    static let AT_RECURSIVE: UInt32 = 0x8000, AT_EMPTY_PATH: UInt32 = 0x1000
-    static let MOVE_MOUNT_F_EMPTY_PATH: UInt32 = 0x4, MOVE_MOUNT_T_EMPTY_PATH: UInt32 = 0x40
+    static let AT_RECURSIVE = AT_RECURSIVE_, AT_EMPTY_PATH = AT_EMPTY_PATH_
 
     /// One fd per planned mount, -1 for those that are not id-mapped; empty (and no work)
     /// when none is. On failure nothing stays open.

@@ -13,8 +13,7 @@ public enum Mounts {
     }
 
     public static func setattr(fd: Int32, recursive: Bool, set: UInt64, clear: UInt64, shownAs: String) throws {
-        let AT_EMPTY_PATH: UInt32 = 0x1000, AT_RECURSIVE: UInt32 = 0x8000
-        let flags = AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0)
+        let flags = AT_EMPTY_PATH_ | (recursive ? AT_RECURSIVE_ : 0)
         if skiff_mount_setattr(fd, "", flags, set, clear, 0) != 0 {
             throw SysError(errno, "mount_setattr", shownAs)
         }
@@ -24,10 +23,6 @@ public enum Mounts {
         if umount2(target, flags) != 0 { throw SysError(errno, "umount", target) }
     }
 
-    static let OPEN_TREE_CLONE: UInt32 = 1
-    static let AT_EMPTY_PATH: UInt32 = 0x1000
-    static let MOVE_MOUNT_F_EMPTY_PATH: UInt32 = 0x04
-    static let MOVE_MOUNT_T_EMPTY_PATH: UInt32 = 0x40
     static let FSCONFIG_SET_FLAG: UInt32 = 0
     static let FSCONFIG_SET_STRING: UInt32 = 1
     static let FSCONFIG_CMD_CREATE: UInt32 = 6
@@ -39,7 +34,7 @@ public enum Mounts {
     /// /proc/self/fd/N, looked up in the container's own /proc after pivot_root) may not
     /// lead to what was checked.
     static func bind(from source: Int32, onto target: Int32, shownAs: String) throws {
-        let tree = skiff_open_tree(source, "", OPEN_TREE_CLONE | UInt32(O_CLOEXEC) | AT_EMPTY_PATH)
+        let tree = skiff_open_tree(source, "", OPEN_TREE_CLONE | UInt32(O_CLOEXEC) | AT_EMPTY_PATH_)
         if tree < 0 { throw SysError(errno, "open_tree (bind source for)", shownAs) }
         defer { close(tree) }
         try attach(tree, onto: target, shownAs: shownAs)
@@ -78,17 +73,16 @@ public struct RootResolver {
 
     static let RESOLVE_NO_MAGICLINKS: UInt64 = 0x02
     static let RESOLVE_IN_ROOT: UInt64 = 0x10
-    static let O_PATH_: Int32 = 0o10000000
 
     public init(rootPath: String) throws {
         self.rootPath = rootPath
-        rootFD = try sys("open rootfs", rootPath) { Glibc.open(rootPath, RootResolver.O_PATH_ | O_DIRECTORY | O_CLOEXEC) }
+        rootFD = try sys("open rootfs", rootPath) { Glibc.open(rootPath, O_PATH_ | O_DIRECTORY | O_CLOEXEC) }
     }
 
     /// Opens `path` (absolute inside the root) as an O_PATH fd.
     public func open(_ path: String, directory: Bool = false) throws -> Int32 {
         let rel = path.drop(while: { $0 == "/" })
-        let flags = UInt64(RootResolver.O_PATH_ | O_CLOEXEC | (directory ? O_DIRECTORY : 0))
+        let flags = UInt64(O_PATH_ | O_CLOEXEC | (directory ? O_DIRECTORY : 0))
         let fd = skiff_openat2(rootFD, rel.isEmpty ? "." : String(rel), flags, 0,
                                RootResolver.RESOLVE_IN_ROOT | RootResolver.RESOLVE_NO_MAGICLINKS)
         if fd < 0 { throw SysError(errno, "open in rootfs", rootPath + path) }

@@ -11,7 +11,6 @@ enum ProcFS {
     static let RESOLVE_NO_MAGICLINKS: UInt64 = 0x02
     static let RESOLVE_NO_SYMLINKS: UInt64 = 0x04
     static let RESOLVE_BENEATH: UInt64 = 0x08
-    static let O_PATH_: Int32 = 0o10000000
     static let PROC_ROOT_INO: UInt = 1
 
     /// Writes `text` to /proc/`rel`; `what` names the setting in errors ("sysctl x.y").
