@@ -38,12 +38,16 @@ final class DBusConnection {
 
     deinit { close(fd) }
 
-    /// SASL EXTERNAL: the server checks our uid from the socket's credentials.
+    /// SASL EXTERNAL: the server checks our uid from the socket's credentials. BEGIN goes
+    /// in the same write as AUTH, as sd-bus's own clients send it: systemd's server, if it
+    /// reads BEGIN and our first message in one go, keeps that message buffered and does
+    /// not look at it until more bytes arrive (seen here as a call that never returned).
     private func authenticate() throws {
         let uid = Array(String(getuid()).utf8).map { String($0, radix: 16) }.joined()
-        try send(Array("\0AUTH EXTERNAL \(uid)\r\n".utf8))
+        try send(Array("\0AUTH EXTERNAL \(uid)\r\nBEGIN\r\n".utf8))
         var line: [UInt8] = []
         while !(line.count >= 2 && line[line.count - 2] == 13 && line[line.count - 1] == 10) {
+            try waitReadable(timeoutMS: 30_000)
             var b: UInt8 = 0
             let n = read(fd, &b, 1)
             if n < 0 && errno == EINTR { continue }
@@ -53,7 +57,17 @@ final class DBusConnection {
         guard line.starts(with: Array("OK ".utf8)) else {
             throw RuntimeError("systemd refused D-Bus authentication: \(String(decoding: line, as: UTF8.self))")
         }
-        try send(Array("BEGIN\r\n".utf8))
+    }
+
+    /// Blocks until the socket is readable; a silent peer is an error after `timeoutMS`.
+    private func waitReadable(timeoutMS: Int32) throws {
+        while true {
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&p, 1, timeoutMS)
+            if ready > 0 { return }
+            if ready == 0 { throw RuntimeError("timed out waiting for systemd over D-Bus") }
+            if errno != EINTR { throw SysError(errno, "poll the systemd connection") }
+        }
     }
 
     private func send(_ bytes: [UInt8]) throws {
@@ -79,13 +93,7 @@ final class DBusConnection {
                     return m
                 }
             }
-            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&p, 1, timeoutMS)
-            if ready == 0 { throw RuntimeError("timed out waiting for systemd over D-Bus") }
-            if ready < 0 {
-                if errno == EINTR { continue }
-                throw SysError(errno, "poll the systemd connection")
-            }
+            try waitReadable(timeoutMS: timeoutMS)
             var buf = [UInt8](repeating: 0, count: 8192)
             let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n < 0 && errno == EINTR { continue }
@@ -119,18 +127,22 @@ final class DBusConnection {
         }
     }
 
-    /// Waits for a signal that `matches`, looking first at those already received.
+    /// Waits for a signal that `matches`, looking first at those already received; other
+    /// signals do not extend the wait past `timeoutMS`.
     func waitForSignal(timeoutMS: Int32, _ matches: (DBusMessage) -> Bool) throws -> DBusMessage {
         if let i = signals.firstIndex(where: matches) { return signals.remove(at: i) }
+        let deadline = Self.nowMS() + Int(timeoutMS)
         while true {
-            if pending.isEmpty || DBusMessage.length(of: pending[...]).map({ pending.count < $0 }) ?? true {
-                var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-                let r = poll(&p, 1, timeoutMS)
-                if r == 0 { throw RuntimeError("timed out waiting for systemd") }
-                if r < 0 && errno != EINTR { throw SysError(errno, "poll the systemd connection") }
-            }
-            let m = try receive()
+            let left = deadline - Self.nowMS()
+            if left <= 0 { throw RuntimeError("timed out waiting for systemd over D-Bus") }
+            let m = try receive(timeoutMS: Int32(left))
             if m.kind == .signal && matches(m) { return m }
         }
+    }
+
+    private static func nowMS() -> Int {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return ts.tv_sec * 1000 + ts.tv_nsec / 1_000_000
     }
 }
