@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# The README's second command (and CI's, via .ci/run): all unit and integration tests.
+# The README's second command (and CI's, via .ci/run): every test.
 #   sudo scripts/test.sh [swift test args, e.g. --filter IntegrationTests]
-# The integration tests drive the release binary against a real bundle; they
-# find both through SKIFF_BINARY and SKIFF_TEST_BUNDLE.
+# 1. On this host: unit and integration tests (swift test). The integration tests
+#    drive the release binary against a real bundle; they find both through
+#    SKIFF_BINARY and SKIFF_TEST_BUNDLE.
+# 2. In the cgroup v2 + systemd VM (scripts/vm/test.sh): the tests this host's
+#    hybrid cgroups cannot run (Tests/VM). Skipped, saying so, when swift test
+#    arguments narrow the run or SKIFF_VM_TESTS=0.
+# Exit status: 0 only if both parts passed.
 set -euo pipefail
 
 if [[ $(id -u) -ne 0 ]]; then
@@ -20,4 +25,17 @@ export SKIFF_BINARY
 export SKIFF_TEST_BUNDLE=$bundle
 
 cd "$here/.."
-swift test "$@"
+host=0
+swift test "$@" || host=$?
+
+vm=0
+if [[ $# -gt 0 ]]; then
+    echo "test.sh: VM tests skipped: swift test arguments given ($*); run scripts/vm/test.sh for them" >&2
+elif [[ ${SKIFF_VM_TESTS:-1} == 0 ]]; then
+    echo "test.sh: VM tests skipped: SKIFF_VM_TESTS=0" >&2
+else
+    "$here/vm/test.sh" || vm=$?
+fi
+
+echo "test.sh: host tests exit $host, VM tests exit $vm" >&2
+[[ $host -eq 0 && $vm -eq 0 ]]

@@ -115,13 +115,44 @@ class CgroupfsResources(vmtest.TestCase):
         got = {f: vmtest.read_cgroup(cg, f) for f in want}
         self.assertEqual(got, want)
         if self.driver.unit_of(cid):
-            show = sh("systemctl", "show", self.driver.unit_of(cid), "-p", "MemoryMax", "-p", "TasksMax",
-                      "-p", "CPUQuotaPerSecUSec", "-p", "Delegate", "-p", "AllowedCPUs")
-            props = dict(line.split("=", 1) for line in show.stdout.split() if "=" in line)
-            self.assertEqual(props.get("MemoryMax"), str(256 * MiB), show.stdout)
-            self.assertEqual(props.get("TasksMax"), "64", show.stdout)
-            self.assertEqual(props.get("CPUQuotaPerSecUSec"), "500ms", show.stdout)
-            self.assertEqual(props.get("Delegate"), "yes", show.stdout)
+            self.assertEqual(self.unit_properties(cid), {
+                "MemoryMax": str(256 * MiB), "MemoryLow": str(64 * MiB), "MemorySwapMax": str(128 * MiB),
+                "TasksMax": "64", "CPUWeight": "100", "CPUQuotaPerSecUSec": "500ms",
+                "CPUQuotaPeriodUSec": "100ms", "AllowedCPUs": "0", "AllowedMemoryNodes": "0",
+                "Delegate": "yes"})
+
+    def unit_properties(self, cid):
+        names = ["MemoryMax", "MemoryLow", "MemorySwapMax", "TasksMax", "CPUWeight",
+                 "CPUQuotaPerSecUSec", "CPUQuotaPeriodUSec", "AllowedCPUs", "AllowedMemoryNodes", "Delegate"]
+        show = sh("systemctl", "show", self.driver.unit_of(cid), *[a for n in names for a in ("-p", n)])
+        return dict(line.split("=", 1) for line in show.stdout.splitlines() if "=" in line)
+
+    def test_block_io_weight_and_throttles(self):
+        dev = vmtest.root_disk()
+        res = {"blockIO": {"weight": 500,
+                           "throttleReadBpsDevice": [{"major": dev[0], "minor": dev[1], "rate": 1048576}],
+                           "throttleWriteBpsDevice": [{"major": dev[0], "minor": dev[1], "rate": 2097152}],
+                           "throttleReadIOPSDevice": [{"major": dev[0], "minor": dev[1], "rate": 100}],
+                           "throttleWriteIOPSDevice": [{"major": dev[0], "minor": dev[1], "rate": 200}]}}
+        allow = [{"allow": True, "type": "b", "major": dev[0], "minor": dev[1], "access": "r"}]
+        cid, cg = self.created(["sleep", "1000"], res, devices=allow)
+        self.assertEqual(self.sk("start", cid).returncode, 0)
+        self.assertEqual(vmtest.read_cgroup(cg, "io.max"),
+                         f"{dev[0]}:{dev[1]} rbps=1048576 wbps=2097152 riops=100 wiops=200")
+        if os.path.exists(os.path.join(vmtest.cgroup_dir(cg), "io.bfq.weight")):
+            self.assertIn("default 500", vmtest.read_cgroup(cg, "io.bfq.weight"))
+        else:  # runc's ConvertBlkIOToIOWeightValue(500)
+            self.assertIn("default 4950", vmtest.read_cgroup(cg, "io.weight"))
+        # The throttle takes effect: 6 MiB read from the disk (not yet cached) at 1 MiB/s.
+        script = (f"mknod /dev/d b {dev[0]} {dev[1]} && read a _ </proc/uptime && "
+                  "dd if=/dev/d of=/dev/null bs=64k count=96 skip=4000 && read b _ </proc/uptime && echo $a $b")
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("3")
+        _, r = self.run_limited(["sh", "-c", script], res, devices=allow)
+        self.assertEqual(r.returncode, 0, describe(r))
+        self.assertIn("96+0 records in", r.stderr, describe(r))
+        a, b = map(float, r.stdout.split())
+        self.assertGreater(b - a, 4.5, describe(r))
 
     def test_memory_hog_is_oom_killed_and_events_reports_it(self):
         cid, cg = self.created(["sh", "-c", "sleep 2; x=a; while :; do x=$x$x; done"],
@@ -203,6 +234,9 @@ class CgroupfsResources(vmtest.TestCase):
         self.assertEqual(r.returncode, 0, describe(r))
         self.assertEqual(vmtest.read_cgroup(cg, "pids.max"), "77")
         self.assertEqual(vmtest.read_cgroup(cg, "memory.max"), str(300 * MiB))
+        if self.driver.unit_of(cid):  # systemd keeps the new values as unit properties too
+            props = self.unit_properties(cid)
+            self.assertEqual((props["TasksMax"], props["MemoryMax"]), ("77", str(300 * MiB)), props)
         r = self.sk("events", "--stats", cid)
         self.assertEqual(r.returncode, 0, describe(r))
         ev = json.loads(r.stdout.splitlines()[0])
@@ -229,6 +263,40 @@ class CgroupfsResources(vmtest.TestCase):
                 self.assertNotEqual(r.stdout.strip(), "active", cid)
         units = sh("systemctl", "list-units", "--all", "--no-legend", "skiff-*.scope").stdout.strip()
         self.assertEqual(units, "", "no skiff unit is left")
+
+
+class CgroupfsPaths(vmtest.TestCase):
+    """cgroupsPath under the cgroupfs driver: absolute and relative (both from the
+    hierarchy's root, as runc), nested with the needed controllers enabled above."""
+
+    def setUp(self):
+        self.skiff = vmtest.Runtime.skiff(self)
+
+    def check(self, cgroups_path, want):
+        cid = vmtest.unique_id("path")
+        bundle = vmtest.make_bundle(self, args=["sh", "-c", "cat /proc/self/cgroup"], edit=resources_edit(
+            {"memory": {"limit": 64 * MiB}, "pids": {"limit": 30}}, cgroups_path.format(id=cid)))
+        r = self.skiff.run_container(bundle, cid)
+        self.assertEqual(r.returncode, 0, describe(r))
+        self.assertEqual(r.stdout.strip(), "0::" + want.format(id=cid))
+        r = self.skiff("create", "-b", bundle, cid)
+        self.assertEqual(r.returncode, 0, describe(r))
+        path = want.format(id=cid)
+        self.assertEqual(vmtest.read_cgroup(path, "memory.max"), str(64 * MiB))
+        self.assertEqual(vmtest.read_cgroup(path, "pids.max"), "30")
+        parent = os.path.dirname(path)
+        while parent != "/":
+            enabled = vmtest.read_cgroup(parent, "cgroup.subtree_control").split()
+            self.assertTrue({"memory", "pids"} <= set(enabled), (parent, enabled))
+            parent = os.path.dirname(parent)
+        self.assertEqual(self.skiff("delete", "--force", cid).returncode, 0)
+        self.assertFalse(os.path.exists(vmtest.cgroup_dir(path)))
+
+    def test_absolute_nested(self):
+        self.check("/skiff-vm-abs/a/b/{id}", "/skiff-vm-abs/a/b/{id}")
+
+    def test_relative(self):
+        self.check("skiff-vm-rel/{id}", "/skiff-vm-rel/{id}")
 
 
 class SystemdResources(CgroupfsResources):

@@ -182,6 +182,16 @@ def proc_cgroup(pid="self"):
     raise AssertionError(f"/proc/{pid}/cgroup has no cgroup2 (0::) line")
 
 
+def root_disk():
+    """(major, minor) of the whole disk the guest's / is on."""
+    dev = os.stat("/").st_dev
+    part = f"/sys/dev/block/{os.major(dev)}:{os.minor(dev)}"
+    disk = os.path.dirname(os.path.realpath(part)) if os.path.exists(part + "/partition") else part
+    with open(os.path.join(disk, "dev")) as f:
+        major, minor = f.read().strip().split(":")
+    return int(major), int(minor)
+
+
 def cgroup_dir(path):
     """The directory of cgroup PATH ("/skiff/x") under the cgroup2 mount."""
     return os.path.join(CGROUP_ROOT, path.lstrip("/"))
