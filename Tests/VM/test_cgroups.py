@@ -245,6 +245,28 @@ class CgroupfsResources(vmtest.TestCase):
         self.assertGreater(ev["data"]["memory"]["usage"]["usage"], 0, ev)
         self.assertGreater(ev["data"]["cpu"]["usage"]["total"], 0, ev)
 
+    def test_kill_all(self):
+        cid, cg = self.created(["sh", "-c", "sleep 1000 & sleep 1000 & wait"], {"pids": {"limit": 50}})
+        self.assertEqual(self.sk("start", cid).returncode, 0)
+        deadline = time.time() + 30
+        while time.time() < deadline and len(json.loads(self.sk("ps", "--format", "json", cid).stdout)) < 3:
+            time.sleep(0.2)
+        r = self.sk("kill", "--all", cid, "KILL")
+        self.assertEqual(r.returncode, 0, describe(r))
+
+        def procs():  # the systemd driver's scope (and its cgroup) goes once it is empty
+            try:
+                return vmtest.read_cgroup(cg, "cgroup.procs").split()
+            except FileNotFoundError:
+                return []
+        deadline = time.time() + 30
+        while time.time() < deadline and procs():
+            time.sleep(0.2)
+        self.assertEqual(procs(), [])
+        while time.time() < deadline and self.skiff.state(cid)["status"] != "stopped":
+            time.sleep(0.2)
+        self.assertEqual(self.skiff.state(cid)["status"], "stopped")
+
     def test_delete_leaves_nothing_after_100_cycles(self):
         bundle_ids = []
         # No cgroupsPath: the cgroupfs default is /skiff/<id>, systemd's system.slice:skiff:<id>.
@@ -301,3 +323,15 @@ class CgroupfsPaths(vmtest.TestCase):
 
 class SystemdResources(CgroupfsResources):
     driver = SystemdDriver()
+
+    def test_nested_slice_and_crun_flag(self):
+        # a-b.slice lives in a.slice; crun's --cgroup-manager systemd means --systemd-cgroup.
+        cid = vmtest.unique_id("sl")
+        bundle = vmtest.make_bundle(self, args=["sh", "-c", "cat /proc/self/cgroup"], edit=resources_edit(
+            {"pids": {"limit": 33}}, f"skiffvm-nested.slice:pfx:{cid}"))
+        self.skiff.ids.append(cid)
+        r = self.skiff("--cgroup-manager", "systemd", "run", "-b", bundle, cid)
+        self.assertEqual(r.returncode, 0, describe(r))
+        self.assertEqual(r.stdout.strip(), f"0::/skiffvm.slice/skiffvm-nested.slice/pfx-{cid}.scope")
+        r = sh("systemctl", "is-active", f"pfx-{cid}.scope")
+        self.assertNotEqual(r.stdout.strip(), "active")
