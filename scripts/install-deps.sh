@@ -11,9 +11,10 @@ fi
 
 packages=(
     busybox-static   # the demo/test bundle's rootfs
-    libseccomp-dev   # seccomp filters
-    libcap-dev       # capability handling
-    libsystemd-dev   # systemd cgroup driver
+    libseccomp-dev   # seccomp filters (libseccomp.a, linked statically)
+    # No libcap-dev or libsystemd-dev: capabilities are set with capset/prctl
+    # directly, and the systemd driver speaks D-Bus itself, because Debian has no
+    # static libsystemd and a dynamic one would cost every command its loading.
     runc crun        # reference runtimes for tests and benchmarks
     jq hyperfine strace
     iproute2 util-linux procps
