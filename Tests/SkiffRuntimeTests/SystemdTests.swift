@@ -16,6 +16,27 @@ final class SystemdTests: XCTestCase {
         XCTAssertThrowsError(try SystemdUnit(cgroupsPath: "notaslice:p:n", id: "x"))
     }
 
+    /// BEGIN goes with AUTH in one write, before the server's OK (as sd-bus sends it):
+    /// systemd left a first call that arrived after OK together with BEGIN unread.
+    func testAuthPipelinesBegin() throws {
+        var sv: [Int32] = [0, 0]
+        XCTAssertEqual(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0, &sv), 0)
+        let server = sv[1]
+        defer { close(server) }
+        let served = Thread { [server] in
+            var buf = [UInt8](repeating: 0, count: 256)
+            let n = read(server, &buf, buf.count)
+            let uid = Array(String(getuid()).utf8).map { String($0, radix: 16) }.joined()
+            if n > 0, Array(buf[0..<n]) == Array("\0AUTH EXTERNAL \(uid)\r\nBEGIN\r\n".utf8) {
+                _ = write(server, "OK 0123456789abcdef0123456789abcdef\r\n", 37)
+            } else {
+                _ = write(server, "REJECTED EXTERNAL\r\n", 19)
+            }
+        }
+        served.start()
+        _ = try DBusConnection(fd: sv[0], viaBus: false)  // throws on REJECTED
+    }
+
     /// The Hello call as the D-Bus specification's examples spell it, byte for byte.
     func testHelloEncoding() {
         let m = DBusMessage.call("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "Hello", serial: 1)

@@ -19,14 +19,18 @@ final class DBusConnection {
     static let privateSocket = "/run/systemd/private"
     static let systemBus = "/run/dbus/system_bus_socket"
 
-    init() throws {
+    convenience init() throws {
         if getuid() == 0, let fd = try? UnixSocket.connect(path: Self.privateSocket, what: "systemd") {
-            self.fd = fd
-            viaBus = false
+            try self.init(fd: fd, viaBus: false)
         } else {
-            fd = try UnixSocket.connect(path: Self.systemBus, what: "the D-Bus system bus")
-            viaBus = true
+            try self.init(fd: try UnixSocket.connect(path: Self.systemBus, what: "the D-Bus system bus"), viaBus: true)
         }
+    }
+
+    /// Takes over `fd` (closed on failure too), connected to systemd or to a bus daemon.
+    init(fd: Int32, viaBus: Bool) throws {
+        self.fd = fd
+        self.viaBus = viaBus
         do {
             try authenticate()
             if viaBus { _ = try call(nil, "/org/freedesktop/DBus", "org.freedesktop.DBus", "Hello", destination: "org.freedesktop.DBus") }
