@@ -179,6 +179,13 @@ class CgroupfsResources(vmtest.TestCase):
         lines = events.finish(timeout=30)
         types = [json.loads(l).get("type") for l in lines if l.startswith("{")]
         self.assertIn("oom", types, lines)
+        # A scope systemd is already stopping (after the OOM kill) is deleted cleanly too.
+        r = self.sk("delete", "--force", cid)
+        self.assertEqual(r.returncode, 0, describe(r))
+        self.assertFalse(os.path.exists(vmtest.cgroup_dir(cg)))
+        if self.driver.unit_of(cid):
+            r = sh("systemctl", "is-active", self.driver.unit_of(cid))
+            self.assertNotEqual(r.stdout.strip(), "active")
 
     def test_fork_loop_stops_at_pids_max(self):
         # busybox sh exits 2 on its first failed fork; its sleeps stay, reparented to the

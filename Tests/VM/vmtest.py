@@ -168,9 +168,12 @@ class Runtime:
         return json.loads(r.stdout)
 
     def _cleanup(self):
-        for cid in self.ids:
-            sh(self.binary, "--root", self.root, "delete", "--force", cid)
+        # delete --force must succeed on whatever is left (an error here fails the test).
+        failed = [describe(r) for r in (sh(self.binary, "--root", self.root, "delete", "--force", cid)
+                                        for cid in self.ids) if r.returncode != 0]
         shutil.rmtree(self.root, ignore_errors=True)
+        if failed:
+            raise AssertionError("cleanup: " + "\n".join(failed))
 
 
 def proc_cgroup(pid="self"):
