@@ -143,6 +143,9 @@ class CgroupfsResources(vmtest.TestCase):
             self.assertIn("default 500", vmtest.read_cgroup(cg, "io.bfq.weight"))
         else:  # runc's ConvertBlkIOToIOWeightValue(500)
             self.assertIn("default 4950", vmtest.read_cgroup(cg, "io.weight"))
+        if self.driver.unit_of(cid):  # as runc's systemd driver: IOWeight, converted
+            show = sh("systemctl", "show", "-p", "IOWeight", self.driver.unit_of(cid))
+            self.assertEqual(show.stdout.strip(), "IOWeight=4950")
         # The throttle takes effect: 6 MiB read from the disk (not yet cached) at 1 MiB/s.
         script = (f"mknod /dev/d b {dev[0]} {dev[1]} && read a _ </proc/uptime && "
                   "dd if=/dev/d of=/dev/null bs=64k count=96 skip=4000 && read b _ </proc/uptime && echo $a $b")
