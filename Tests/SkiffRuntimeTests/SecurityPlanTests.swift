@@ -110,4 +110,10 @@ final class SecurityPlanTests: XCTestCase {
         XCTAssertEqual(try error(#"{"destination":"/m","source":"/tmp","options":["bind"],"uidMappings":[{"containerID":4294967295,"hostID":0,"size":2}],"gidMappings":[{"containerID":0,"hostID":0,"size":1}]}"#),
                        "mounts[0].uidMappings[0]: size must be at least 1 and the range within 32 bits")
     }
+
+    /// The binary-searched probe agrees with the host's own /proc (not a container's).
+    func testLastCapabilityProbe() throws {
+        let text = try String(contentsOfFile: "/proc/sys/kernel/cap_last_cap", encoding: .utf8)
+        XCTAssertEqual(CapabilitySetup.lastCapability(), Int(text.trimmingCharacters(in: .whitespacesAndNewlines)))
+    }
 }
