@@ -35,6 +35,17 @@ final class SystemdTests: XCTestCase {
         }
         served.start()
         _ = try DBusConnection(fd: sv[0], viaBus: false)  // throws on REJECTED
+        XCTAssertEqual(fcntl(sv[0], F_GETFD), -1, "the connection's deinit closed its fd")
+    }
+
+    /// A refused authentication throws and closes the fd once (deinit), not twice.
+    func testRefusedAuthClosesTheFD() throws {
+        var sv: [Int32] = [0, 0]
+        XCTAssertEqual(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0, &sv), 0)
+        defer { close(sv[1]) }
+        XCTAssertEqual(write(sv[1], "REJECTED EXTERNAL\r\n", 19), 19)
+        XCTAssertThrowsError(try DBusConnection(fd: sv[0], viaBus: false))
+        XCTAssertEqual(fcntl(sv[0], F_GETFD), -1)
     }
 
     /// The Hello call as the D-Bus specification's examples spell it, byte for byte.

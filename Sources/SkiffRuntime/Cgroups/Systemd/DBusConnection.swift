@@ -27,17 +27,13 @@ final class DBusConnection {
         }
     }
 
-    /// Takes over `fd` (closed on failure too), connected to systemd or to a bus daemon.
+    /// Takes over `fd`, connected to systemd or to a bus daemon. On a throw the fd is
+    /// closed too: the object is fully initialized by then, so deinit runs.
     init(fd: Int32, viaBus: Bool) throws {
         self.fd = fd
         self.viaBus = viaBus
-        do {
-            try authenticate()
-            if viaBus { _ = try call(nil, "/org/freedesktop/DBus", "org.freedesktop.DBus", "Hello", destination: "org.freedesktop.DBus") }
-        } catch {
-            close(fd)
-            throw error
-        }
+        try authenticate()
+        if viaBus { _ = try call(nil, "/org/freedesktop/DBus", "org.freedesktop.DBus", "Hello", destination: "org.freedesktop.DBus") }
     }
 
     deinit { close(fd) }
