@@ -164,18 +164,8 @@ final class CVEFsTests: XCTestCase {
             edit(&c)
         }
         defer { try? FileManager.default.removeItem(atPath: b) }
-        let sock = b + "/console.sock"
-        try ConsoleTests.receiver.write(toFile: b + "/receiver.py", atomically: true, encoding: .utf8)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: ConsoleTests.python)
-        p.arguments = [b + "/receiver.py", sock, ""]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
+        let (p, out, sock) = try ConsoleTests.startReceiver(in: b, input: "")
         defer { if p.isRunning { p.terminate() } }
-        for _ in 0..<250 where !FileManager.default.fileExists(atPath: sock) { usleep(20000) }
 
         let id = IT.id("cvefs-tty")
         let create = IT.skiff(["create", "--console-socket", sock, "-b", b, id], root: Self.stateRoot)

@@ -54,6 +54,24 @@ final class ConsoleTests: XCTestCase {
         var start: String
     }
 
+    /// The receiver listening on DIR/console.sock (waited for, up to 5 s), writing INPUT to
+    /// the master it gets; its output and errors go to the returned pipe.
+    static func startReceiver(in dir: String, input: String) throws -> (Process, Pipe, String) {
+        let sock = dir + "/console.sock"
+        let script = dir + "/receiver.py"
+        try receiver.write(toFile: script, atomically: true, encoding: .utf8)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: python)
+        p.arguments = [script, sock, input]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        for _ in 0..<250 where !FileManager.default.fileExists(atPath: sock) { usleep(20000) }
+        return (p, out, sock)
+    }
+
     /// create --console-socket + start, with the receiver holding the master.
     func console(args: [String], input: String = "", _ edit: @escaping (inout [String: Any]) -> Void = { _ in }) throws -> Session {
         let b = IT.bundle(args: args) { c in
@@ -61,19 +79,8 @@ final class ConsoleTests: XCTestCase {
             edit(&c)
         }
         defer { try? FileManager.default.removeItem(atPath: b) }
-        let sock = b + "/console.sock"
-        let script = b + "/receiver.py"
-        try Self.receiver.write(toFile: script, atomically: true, encoding: .utf8)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.python)
-        p.arguments = [script, sock, input]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
+        let (p, out, sock) = try Self.startReceiver(in: b, input: input)
         defer { if p.isRunning { p.terminate() } }
-        for _ in 0..<250 where !FileManager.default.fileExists(atPath: sock) { usleep(20000) }
         XCTAssertTrue(FileManager.default.fileExists(atPath: sock), "receiver did not listen")
 
         let id = IT.id("ct-tty")

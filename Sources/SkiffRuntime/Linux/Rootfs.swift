@@ -66,7 +66,7 @@ enum Rootfs {
             var data = o.dataString
             if m.type == "cgroup2" { data = "" }
             // SELinux labels the filesystems the runtime creates for the container (runc's set).
-            if let label = plan.spec.linux.mountLabel, !label.isEmpty, ["tmpfs", "mqueue", "devpts"].contains(m.type ?? "") {
+            if let label = plan.spec.linux.mountLabel, !label.isEmpty, ["tmpfs", "mqueue", "devpts"].contains(m.type) {
                 data += (data.isEmpty ? "" : ",") + "context=\"\(label)\""
             }
             if m.type == "mqueue" || m.type == "sysfs" || m.type == "cgroup2" {
