@@ -78,6 +78,20 @@ extension Container {
         }
     }
 
+    /// Writes the limits and attaches the device filter (both drivers); returns the open
+    /// cgroup directory (clone3 places the init with it under cgroupfs).
+    static func configure(_ cg: Cgroup, _ cgroupPlan: CgroupPlan, devices: [Spec.DeviceRule]?, mountPoint: String) throws -> Int32 {
+        if !cgroupPlan.isEmpty { try CgroupWriter.apply(cgroupPlan, mountPoint: mountPoint, cgroupPath: cg.path) }
+        let fd = try cg.openDirectory()
+        do {
+            try DeviceFilter.attach(rules: DeviceFilter.rules(for: devices ?? []), cgroupFD: fd)
+        } catch {
+            close(fd)
+            throw error
+        }
+        return fd
+    }
+
     static func launch(plan: LaunchPlan, seccomp: SeccompFilter?, cgroupPlan: CgroupPlan, systemdUnit: SystemdUnit?, options o: CreateOptions, runtime: RuntimeOptions, store: StateStore,
                        lockFD: Int32, cleanup: inout Cleanup) throws -> Created {
         let id = plan.id
@@ -103,9 +117,7 @@ extension Container {
                 cleanup.cgroup = cg
             }
             cgroup = cg
-            if !cgroupPlan.isEmpty { try CgroupWriter.apply(cgroupPlan, mountPoint: mp, cgroupPath: cg.path) }
-            cgroupFD = try cg.openDirectory()
-            try DeviceFilter.attach(rules: DeviceFilter.rules(for: plan.spec.linux.resources?.devices ?? []), cgroupFD: cgroupFD)
+            cgroupFD = try configure(cg, cgroupPlan, devices: plan.spec.linux.resources?.devices, mountPoint: mp)
         } else if mountPoint == nil && (!cgroupPlan.isEmpty || systemdUnit != nil) {
             throw ConfigError("linux.resources", "this host has no cgroup2 hierarchy to apply limits in")
         }
@@ -161,10 +173,7 @@ extension Container {
             let cg = Cgroup(path: mp + unit.cgroupPath)
             cgroup = cg
             cleanup.cgroup = cg
-            if !cgroupPlan.isEmpty { try CgroupWriter.apply(cgroupPlan, mountPoint: mp, cgroupPath: cg.path) }
-            let fd = try cg.openDirectory()
-            defer { close(fd) }
-            try DeviceFilter.attach(rules: DeviceFilter.rules(for: plan.spec.linux.resources?.devices ?? []), cgroupFD: fd)
+            close(try configure(cg, cgroupPlan, devices: plan.spec.linux.resources?.devices, mountPoint: mp))
         }
         if plan.newUserNamespace {
             try Namespaces.writeIDMaps(pid: pid, uid: plan.spec.linux.uidMappings, gid: plan.spec.linux.gidMappings)
