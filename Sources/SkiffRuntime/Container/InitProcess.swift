@@ -33,13 +33,8 @@ enum InitProcess {
         // Keep only stdio, the preserved fds and our own: whatever else the caller of
         // `create` left open (pipes it waits on for EOF) must not stay open while we wait
         // for `start` (runc's init never gets them).
-        // close_range over the gaps between the fds we keep: no /proc walk on the start path.
-        var from = UInt32(3 + plan.preserveFDs)
-        for fd in ([ch.fd, ctx.fifoFD, ctx.consoleSocket ?? -1] + ctx.idmappedMounts).sorted() where fd >= 0 && UInt32(fd) >= from {
-            if UInt32(fd) > from { skiff_close_range(from, UInt32(fd) - 1) }
-            from = UInt32(fd) + 1
-        }
-        skiff_close_range(from, UInt32.max)
+        ApplyProcess.closeFDs(preserveFDs: plan.preserveFDs,
+                              keep: [ch.fd, ctx.fifoFD, ctx.consoleSocket ?? -1] + ctx.idmappedMounts)
         // Die with the runtime if it dies before we are handed over.
         try ch.expect(.go)
 
@@ -75,8 +70,12 @@ enum InitProcess {
             try sys("setdomainname", d) { setdomainname(d, d.utf8.count) }
         }
 
-        try Rootfs.prepare(plan)
-        try Rootfs.mountAll(plan, detached: ctx.idmappedMounts)
+        // Without a mount namespace of its own the container has the runtime's filesystem,
+        // as with runc: no mounts, no pivot_root, no masked paths (Validation refuses those).
+        if plan.hasMountNamespace {
+            try Rootfs.prepare(plan)
+            try Rootfs.mountAll(plan, detached: ctx.idmappedMounts)
+        }
         for fd in ctx.idmappedMounts where fd >= 0 { close(fd) }
         // Mounts are done: the parent runs prestart and createRuntime hooks, and sends
         // back the state (with the host pid) for the createContainer hooks.
@@ -85,45 +84,19 @@ enum InitProcess {
         if tag == .error { _exit(1) }
         var hookState = try JSONParser.parse(stateJSON)
         try HookRunner.run(plan.spec.hooks.createContainer, kind: "createContainer", state: hookState)
-        try Rootfs.enter(plan)
+        if plan.hasMountNamespace { try Rootfs.enter(plan) }
 
         if plan.process.terminal {
-            guard let sock = ctx.consoleSocket else { throw RuntimeError("process.terminal needs --console-socket") }
-            let (master, slave, path) = try Console.openPTY()
-            if let size = plan.process.consoleSize { try Console.setSize(slave, height: size.height, width: size.width) }
-            try Console.mountConsole(path)
-            try Console.send(master: master, over: sock, name: path)
-            close(master)
-            close(sock)
-            try Console.becomeControllingTTY(slave)
-            if slave > 2 { close(slave) }
+            try ApplyProcess.setUpTerminal(plan.process, socket: ctx.consoleSocket, mountConsole: plan.hasMountNamespace)
         }
         // Sysctls before finish: readonlyPaths makes /proc/sys read-only (runc's order).
         for (key, value) in plan.spec.linux.sysctl {
             try ProcFS.write("sys/" + key.replacingDots(), value, what: "sysctl \(key)")
         }
-        try Rootfs.finish(plan)
-        try ProcessSetup.setRlimits(plan.process.rlimits)
-        if let adj = plan.process.oomScoreAdj { try ProcessSetup.setOOMScoreAdj(adj) }
-
-        let process = plan.process
-        var env = process.env
-        if !env.contains(where: { $0.hasPrefix("HOME=") }) { env.append("HOME=/") }
-        let caps = plan.capabilities
-        // Without noNewPrivileges, loading a filter needs CAP_SYS_ADMIN: load it before the
-        // caps go (runc's order). With it, as late as the handover to the parent allows.
-        if let filter = ctx.seccomp, !process.noNewPrivileges { try loadSeccomp(filter, ch) }
-        try caps?.beforeUserChange()
-        let setgroupsAllowed = !plan.newUserNamespace || (try? Files.readString("/proc/self/setgroups"))?.hasPrefix("allow") ?? true
-        try ProcessSetup.setUser(process.user, allowSetgroups: setgroupsAllowed)
-        for warning in try caps?.afterUserChange() ?? [] { try ch.send(.warning, warning) }
-        if let mask = process.user.umask { umask(mode_t(mask)) } else { umask(0o022) }
-        if chdir(process.cwd) != 0 { throw SysError(errno, "chdir to process.cwd", process.cwd) }
-        try CwdCheck.verifyInsideRoot(process.cwd)
-        let path = try ProcessSetup.lookPath(process.args[0], env: env)
-        if process.noNewPrivileges { try ProcessSetup.setNoNewPrivileges() }
-        if let filter = ctx.seccomp, process.noNewPrivileges { try loadSeccomp(filter, ch) }
-        try LSM.applyOnExec(process)
+        if plan.hasMountNamespace { try Rootfs.finish(plan) }
+        let apply = ApplyProcess(process: plan.process, capabilities: plan.capabilities, seccomp: ctx.seccomp,
+                                 inUserNamespace: plan.newUserNamespace, preserveFDs: plan.preserveFDs)
+        let ready = try apply.prepare(ch)
 
         // As pid 1 of a pid namespace we would ignore `kill` with no handler: die on the
         // usual termination signals while waiting (reset to default before exec).
@@ -154,19 +127,8 @@ enum InitProcess {
                 _exit(1)
             }
         }
-        ProcessSetup.resetSignals()
-        // Nothing of the runtime's reaches the program: fds past the preserved ones are closed on exec.
-        skiff_cloexec_fds_from(3 + plan.preserveFDs)
-        for fd in 3..<(3 + plan.preserveFDs) { _ = skiff_fcntl_int(fd, F_SETFD, 0) }
-        let err = ProcessSetup.exec(path, process.args, env)
-        reportAfterReady("exec \(path)", err)
-    }
-
-    /// Loads the filter; a notify fd goes to the parent, which passes it to the agent.
-    private static func loadSeccomp(_ filter: SeccompFilter, _ ch: Channel) throws {
-        guard let fd = try filter.load() else { return }
-        try ch.handOverSeccompFD(fd)
-        close(fd)
+        let err = apply.execute(ready)
+        reportAfterReady("exec \(ready.path)", err)
     }
 
     /// After `ready` nobody listens on the channel: say it on stderr and exit as a shell would.

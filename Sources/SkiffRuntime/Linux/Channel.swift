@@ -13,6 +13,7 @@ public struct Channel {
         case seccompFD = 0x53   // child → parent: the number of its seccomp notify fd
         case seccompDone = 0x73 // parent → child: the agent has it
         case warning = 0x57     // child → parent: a line for the runtime's log; set-up goes on
+        case debug = 0x64       // child → parent: a line for the log at debug level (--debug)
     }
 
     public let fd: Int32

@@ -17,14 +17,18 @@ enum LSM {
     }
 
     static func validate(_ spec: Spec) throws {
-        if let p = spec.process?.apparmorProfile, !p.isEmpty, !appArmorEnabled {
-            throw ConfigError("process.apparmorProfile", "AppArmor is not enabled on this host (profile \"\(p)\")")
-        }
-        if let l = spec.process?.selinuxLabel, !l.isEmpty, !seLinuxEnabled {
-            throw ConfigError("process.selinuxLabel", "SELinux is disabled or not supported on this host")
-        }
+        if let p = spec.process { try validate(process: p) }
         if let l = spec.linux.mountLabel, !l.isEmpty, !seLinuxEnabled {
             throw ConfigError("linux.mountLabel", "SELinux is disabled or not supported on this host")
+        }
+    }
+
+    static func validate(process: Spec.Process) throws {
+        if let p = process.apparmorProfile, !p.isEmpty, !appArmorEnabled {
+            throw ConfigError("process.apparmorProfile", "AppArmor is not enabled on this host (profile \"\(p)\")")
+        }
+        if let l = process.selinuxLabel, !l.isEmpty, !seLinuxEnabled {
+            throw ConfigError("process.selinuxLabel", "SELinux is disabled or not supported on this host")
         }
     }
 
@@ -33,7 +37,13 @@ enum LSM {
         // Through ProcFS: a mount over /proc/self/attr must not swallow the label (CVE-2025-52881).
         if let p = process.apparmorProfile, !p.isEmpty {
             let modern = access("/proc/self/attr/apparmor/exec", F_OK) == 0
-            try ProcFS.writeSelf(modern ? "attr/apparmor/exec" : "attr/exec", "exec \(p)", what: "process.apparmorProfile")
+            let file = modern ? "attr/apparmor/exec" : "attr/exec"
+            do {
+                try ProcFS.writeSelf(file, "exec \(p)", what: "process.apparmorProfile")
+            } catch let e as SysError where e.errno == ENOENT {
+                // The kernel's answer for a profile that is not loaded.
+                throw ConfigError("process.apparmorProfile", "AppArmor profile \"\(p)\" is not loaded (write /proc/self/\(file): \(String(cString: strerror(e.errno))))")
+            }
         }
         if let l = process.selinuxLabel, !l.isEmpty {
             try ProcFS.writeSelf("attr/exec", l, what: "process.selinuxLabel")

@@ -38,6 +38,18 @@ public enum ProcessSetup {
         }
     }
 
+    /// One entry per name, the last value at the first entry's place (as runc's Go does):
+    /// `exec -e PATH=...` overrides the container's PATH even for getenv, which takes the first.
+    public static func mergeEnv(_ env: [String]) -> [String] {
+        var out: [String] = []
+        var index: [Substring: Int] = [:]
+        for e in env {
+            let name = e.prefix { $0 != "=" }
+            if let i = index[name] { out[i] = e } else { index[name] = out.count; out.append(e) }
+        }
+        return out
+    }
+
     /// PATH lookup with the container's PATH, as execvp would do with it.
     public static func lookPath(_ file: String, env: [String]) throws -> String {
         if file.contains("/") {
