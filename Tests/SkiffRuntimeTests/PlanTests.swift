@@ -40,9 +40,11 @@ final class PlanTests: XCTestCase {
         XCTAssertEqual(joinUser.joins.first?.0, .user)
         XCTAssertTrue(joinUser.forkAfterJoin)
 
-        XCTAssertThrowsError(try LaunchPlan.make(id: "x", bundle: "/b", spec: spec(#"[{"type":"pid"}]"#))) { e in
-            XCTAssertEqual("\(e)", "linux.namespaces: a mount namespace is required")
-        }
+        // runtime-spec: a kind not listed is the runtime's; without a mount namespace nothing is mounted.
+        let noMount = try LaunchPlan.make(id: "x", bundle: "/b", spec: spec(#"[{"type":"pid"}]"#))
+        XCTAssertFalse(noMount.hasMountNamespace)
+        XCTAssertEqual(noMount.cloneFlags, UInt64(CLONE_NEWPID))
+        XCTAssertTrue(try LaunchPlan.make(id: "x", bundle: "/b", spec: spec(#"[{"type":"mount"}]"#)).hasMountNamespace)
     }
 
     func testMountPlan() throws {

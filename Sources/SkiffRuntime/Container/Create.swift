@@ -45,6 +45,10 @@ extension Container {
             runtime.log.warn("ignoring unknown or unavailable capabilities: [\(plan.unavailableCapabilities.joined(separator: " "))]")
         }
 
+        if !plan.hasMountNamespace && !spec.mounts.isEmpty {
+            runtime.log.warn("mounts: ignored without a mount namespace in linux.namespaces (the container has the host's filesystem)")
+        }
+
         let store = StateStore(root: runtime.root)
         let lock = try store.create(id)
         var cleanup = Cleanup(store: store, id: id)
@@ -192,6 +196,8 @@ extension Container {
                 throw RuntimeError(payload)
             case .warning:
                 runtime.log.warn(payload)
+            case .debug:
+                runtime.log.debug(payload)
             case .pid:
                 // The real init was forked by the child (a joined pid namespace); reap the middle one.
                 guard let p = Int32(payload) else { throw RuntimeError("bad pid from the container process") }
@@ -232,6 +238,8 @@ extension Container {
             cgroupPath: cgroup?.path, poststart: plan.spec.hooks.poststart, poststop: plan.spec.hooks.poststop,
             resources: plan.spec.linux.resources?.raw, cgroupDriver: systemdUnit == nil ? "cgroupfs" : "systemd")
         record.systemdUnit = systemdUnit?.name
+        record.process = plan.process.raw
+        record.seccomp = plan.spec.linux.rawSeccomp
         try store.save(record)
         if let pf = o.pidFile {
             try Files.writeAtomically(Files.absolute(pf, relativeTo: Files.cwd()), Array("\(initPID)".utf8), mode: 0o644)

@@ -40,6 +40,9 @@ public struct LaunchPlan {
     public var forkAfterJoin: Bool
     public var newUserNamespace: Bool
     public var newTimeNamespace: Bool
+    /// runtime-spec: a namespace type not listed is the runtime's. Without a mount
+    /// namespace the process runs in the runtime's root, as under runc: nothing is mounted.
+    public var hasMountNamespace: Bool
     public var mounts: [PlannedMount]
     /// Whether skiff populates /dev (not when /dev is bind-mounted from outside).
     public var setupDev: Bool
@@ -74,9 +77,6 @@ public struct LaunchPlan {
         }
         joins.sort { a, b in a.0 == .user && b.0 != .user }
         let kinds = Set(spec.linux.namespaces.map(\.type))
-        guard kinds.contains(.mount) else {
-            throw ConfigError("linux.namespaces", "a mount namespace is required")
-        }
         let forkAfterJoin = joins.contains { $0.0 == .pid || $0.0 == .user } || (joinsUser && unshare & CLONE_NEWPID != 0)
 
         var mounts: [PlannedMount] = []
@@ -106,7 +106,7 @@ public struct LaunchPlan {
         return LaunchPlan(id: id, bundle: bundle, rootfs: rootfs, spec: spec, process: process,
                           cloneFlags: clone, unshareFlags: unshare, joins: joins, forkAfterJoin: forkAfterJoin,
                           newUserNamespace: clone & UInt64(CLONE_NEWUSER) != 0 || (!joinsUser && unshare & CLONE_NEWUSER != 0),
-                          newTimeNamespace: unshare & 0x80 != 0,
+                          newTimeNamespace: unshare & 0x80 != 0, hasMountNamespace: kinds.contains(.mount),
                           mounts: mounts, setupDev: !devBound, noPivot: noPivot, noNewKeyring: noNewKeyring,
                           preserveFDs: preserveFDs, capabilities: caps, unavailableCapabilities: caps?.unavailable ?? [])
     }

@@ -5,36 +5,7 @@ import Glibc
 public enum Validation {
     public static func validate(_ spec: Spec, bundle: String) throws {
         guard let process = spec.process else { throw ConfigError("process", "is required to create a container") }
-        guard !process.args.isEmpty else { throw ConfigError("process.args", "must contain at least one element") }
-        guard process.cwd.hasPrefix("/") else {
-            throw ConfigError("process.cwd", "must be an absolute path, got \"\(process.cwd)\"")
-        }
-        for (i, e) in process.env.enumerated() where !e.contains("=") {
-            throw ConfigError("process.env[\(i)]", "\"\(e)\" is not of the form KEY=VALUE")
-        }
-        if let caps = process.capabilities {
-            for (set, names) in [("bounding", caps.bounding), ("effective", caps.effective),
-                                 ("inheritable", caps.inheritable), ("permitted", caps.permitted),
-                                 ("ambient", caps.ambient)] {
-                for (i, name) in names.enumerated() where Capabilities.number(of: name) == nil {
-                    throw ConfigError("process.capabilities.\(set)[\(i)]", "unknown capability \"\(name)\"")
-                }
-            }
-            // capset(2) refuses it; say which entry rather than fail with EPERM in the init.
-            for (i, name) in caps.effective.enumerated() where !caps.permitted.contains(name) {
-                throw ConfigError("process.capabilities.effective[\(i)]", "\"\(name)\" is not in the permitted set")
-            }
-        }
-        if let adj = process.oomScoreAdj, adj < -1000 || adj > 1000 {
-            throw ConfigError("process.oomScoreAdj", "\(adj) is outside -1000...1000")
-        }
-        if let umask = process.user.umask, umask > 0o777 {
-            throw ConfigError("process.user.umask", "\(umask) is not a valid umask")
-        }
-        var seenRlimits = Set<String>()
-        for (i, r) in process.rlimits.enumerated() where !seenRlimits.insert(r.type).inserted {
-            throw ConfigError("process.rlimits[\(i)].type", "duplicate rlimit \"\(r.type)\"")
-        }
+        try validateProcess(process)
 
         guard let root = spec.root else { throw ConfigError("root", "is required") }
         guard !root.path.isEmpty else { throw ConfigError("root.path", "is required") }
@@ -52,6 +23,15 @@ public enum Validation {
             if let p = ns.path {
                 guard p.hasPrefix("/") else { throw ConfigError("linux.namespaces[\(i)].path", "must be absolute") }
                 guard Files.exists(p) else { throw ConfigError("linux.namespaces[\(i)].path", "\(p) does not exist") }
+            }
+        }
+        if !kinds.contains(.mount) {
+            // runc's rule: without a mount namespace the host's /proc and /sys would be masked.
+            if !linux.maskedPaths.isEmpty {
+                throw ConfigError("linux.maskedPaths", "needs a mount namespace in linux.namespaces (they would be masked on the host)")
+            }
+            if !linux.readonlyPaths.isEmpty {
+                throw ConfigError("linux.readonlyPaths", "needs a mount namespace in linux.namespaces (they would be made read-only on the host)")
             }
         }
         if (!linux.uidMappings.isEmpty || !linux.gidMappings.isEmpty) && !kinds.contains(.user) {
@@ -109,6 +89,41 @@ public enum Validation {
             for (i, h) in hooks.enumerated() where !h.path.hasPrefix("/") {
                 throw ConfigError("hooks.\(kind)[\(i)].path", "must be absolute, got \"\(h.path)\"")
             }
+        }
+    }
+
+    /// The checks of a `process` object (config.json's, or an exec's --process file);
+    /// `field` is the JSON path errors name.
+    public static func validateProcess(_ process: Spec.Process, field: String = "process") throws {
+        guard !process.args.isEmpty else { throw ConfigError("\(field).args", "must contain at least one element") }
+        guard process.cwd.hasPrefix("/") else {
+            throw ConfigError("\(field).cwd", "must be an absolute path, got \"\(process.cwd)\"")
+        }
+        for (i, e) in process.env.enumerated() where !e.contains("=") {
+            throw ConfigError("\(field).env[\(i)]", "\"\(e)\" is not of the form KEY=VALUE")
+        }
+        if let caps = process.capabilities {
+            for (set, names) in [("bounding", caps.bounding), ("effective", caps.effective),
+                                 ("inheritable", caps.inheritable), ("permitted", caps.permitted),
+                                 ("ambient", caps.ambient)] {
+                for (i, name) in names.enumerated() where Capabilities.number(of: name) == nil {
+                    throw ConfigError("\(field).capabilities.\(set)[\(i)]", "unknown capability \"\(name)\"")
+                }
+            }
+            // capset(2) refuses it; say which entry rather than fail with EPERM in the init.
+            for (i, name) in caps.effective.enumerated() where !caps.permitted.contains(name) {
+                throw ConfigError("\(field).capabilities.effective[\(i)]", "\"\(name)\" is not in the permitted set")
+            }
+        }
+        if let adj = process.oomScoreAdj, adj < -1000 || adj > 1000 {
+            throw ConfigError("\(field).oomScoreAdj", "\(adj) is outside -1000...1000")
+        }
+        if let umask = process.user.umask, umask > 0o777 {
+            throw ConfigError("\(field).user.umask", "\(umask) is not a valid umask")
+        }
+        var seenRlimits = Set<String>()
+        for (i, r) in process.rlimits.enumerated() where !seenRlimits.insert(r.type).inserted {
+            throw ConfigError("\(field).rlimits[\(i)].type", "duplicate rlimit \"\(r.type)\"")
         }
     }
 
