@@ -5,8 +5,10 @@ public enum Features {
         var linux = JSONObject()
         linux["namespaces"] = strings(NamespaceKind.allCases.map(\.rawValue))
         linux["capabilities"] = strings(Capabilities.names)
-        linux["cgroup"] = .object(JSONObject([("v1", .bool(false)), ("v2", .bool(true)), ("systemd", .bool(false)),
-                                              ("systemdUser", .bool(false)), ("rdma", .bool(false))]))
+        // What this build does wherever it runs (features.md): the systemd driver (a transient
+        // scope over D-Bus) and rdma.max are built in; rootless (the user's systemd) is not.
+        linux["cgroup"] = .object(JSONObject([("v1", .bool(false)), ("v2", .bool(true)), ("systemd", .bool(true)),
+                                              ("systemdUser", .bool(false)), ("rdma", .bool(true))]))
         linux["seccomp"] = .object(JSONObject([
             ("enabled", .bool(true)),
             ("actions", strings(Spec.SeccompAction.Kind.allCases.map(\.rawValue))),
