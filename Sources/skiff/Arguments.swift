@@ -1,19 +1,39 @@
 import SkiffRuntime
 
 /// runc-style flags: `--name value`, `--name=value`, Go's single-dash `-name`, short `-b`,
-/// booleans with optional `=true|false`. Flags may come before or after positionals.
+/// booleans with optional `=true|false`. Flags may come before or after positionals
+/// unless the command stops at its first positional (exec, ps: what follows is theirs).
 struct Flag {
     let names: [String]   // without dashes; first is canonical
     let takesValue: Bool
+    let help: String
+    /// May be given more than once (-e, --cap): every value is kept, in order.
+    var repeatable = false
+
+    static func bool(_ names: String..., help: String) -> Flag { Flag(names: names, takesValue: false, help: help) }
+    static func value(_ names: String..., help: String) -> Flag { Flag(names: names, takesValue: true, help: help) }
+    static func list(_ names: String..., help: String) -> Flag {
+        Flag(names: names, takesValue: true, help: help, repeatable: true)
+    }
+
     var canonical: String { names[0] }
+
+    /// `--bundle value, -b value` as urfave/cli (runc's) prints it.
+    var shown: String {
+        names.map { ($0.count == 1 ? "-" : "--") + $0 + (takesValue ? " value" : "") }.joined(separator: ", ")
+    }
 }
 
 struct ParsedArgs {
     var values: [String: String] = [:]
+    var lists: [String: [String]] = [:]
     var positional: [String] = []
 
     func bool(_ name: String) -> Bool { values[name] == "true" }
+    /// nil when the flag was not given (so a default applies), else its value.
+    func optionalBool(_ name: String) -> Bool? { values[name].map { $0 == "true" } }
     func string(_ name: String) -> String? { values[name] }
+    func list(_ name: String) -> [String] { lists[name] ?? [] }
 }
 
 struct UsageError: Error, CustomStringConvertible {
@@ -26,6 +46,7 @@ func parseFlags(_ args: ArraySlice<String>, _ flags: [Flag], stopAtPositional: B
     while i < args.endIndex {
         let a = args[i]
         if a == "--" {
+            if stopAtPositional { return (out, args[(i + 1)...]) }
             out.positional.append(contentsOf: args[(i + 1)...])
             return (out, [])
         }
@@ -45,13 +66,16 @@ func parseFlags(_ args: ArraySlice<String>, _ flags: [Flag], stopAtPositional: B
             throw UsageError(description: "flag provided but not defined: -\(name)")
         }
         if f.takesValue {
+            let value: String
             if let inline {
-                out.values[f.canonical] = inline
+                value = inline
             } else {
                 i += 1
                 guard i < args.endIndex else { throw UsageError(description: "flag needs an argument: -\(name)") }
-                out.values[f.canonical] = args[i]
+                value = args[i]
             }
+            out.values[f.canonical] = value
+            if f.repeatable { out.lists[f.canonical, default: []].append(value) }
         } else {
             let v = inline ?? "true"
             guard v == "true" || v == "false" else {

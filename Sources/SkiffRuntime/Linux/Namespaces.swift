@@ -8,6 +8,23 @@ public enum Namespaces {
         if skiff_setns(fd, kind.cloneFlag) != 0 { throw SysError(errno, "setns \(kind.rawValue)", path) }
     }
 
+    /// The namespaces in which `pid` is not where the caller is: what `exec` joins.
+    /// (A kind the kernel lacks is skipped.)
+    public static func differing(from pid: pid_t) -> [NamespaceKind] {
+        NamespaceKind.allCases.filter { kind in
+            var theirs = stat(), ours = stat()
+            guard stat("/proc/\(pid)/ns/\(kind.procName)", &theirs) == 0,
+                  stat("/proc/self/ns/\(kind.procName)", &ours) == 0 else { return false }
+            return theirs.st_ino != ours.st_ino || theirs.st_dev != ours.st_dev
+        }
+    }
+
+    /// setns(2) through a pidfd: every kind in `flags` at once, ordered by the kernel
+    /// (the user namespace first, so it owns the rest).
+    public static func join(pidfd: Int32, flags: Int32, what: String) throws {
+        if skiff_setns(pidfd, flags) != 0 { throw SysError(errno, "setns 0x\(String(flags, radix: 16)) (\(what))") }
+    }
+
     public static func unshare(_ flags: Int32) throws {
         if skiff_unshare(flags) != 0 { throw SysError(errno, "unshare 0x\(String(flags, radix: 16))") }
     }

@@ -26,6 +26,8 @@ public struct Spec {
         public var oomScoreAdj: Int?
         public var apparmorProfile: String?
         public var selinuxLabel: String?
+        /// The object as written: kept in the state record, where `exec` takes its defaults.
+        public var raw: JSON?
     }
 
     public struct User {
@@ -138,6 +140,8 @@ public struct Spec {
         public var sysctl: [(String, String)] = []
         public var mountLabel: String?
         public var seccomp: Seccomp?
+        /// linux.seccomp as written: kept in the state record, `exec` loads the same filter.
+        public var rawSeccomp: JSON?
     }
 }
 
@@ -189,6 +193,7 @@ extension Spec.Process {
         oomScoreAdj = try n["oomScoreAdj"].integer()
         apparmorProfile = try n["apparmorProfile"].string()
         selinuxLabel = try n["selinuxLabel"].string()
+        raw = n.value
     }
 }
 
@@ -314,6 +319,7 @@ extension Spec.Linux {
         sysctl = try n["sysctl"].stringMap() ?? []
         mountLabel = try n["mountLabel"].string()
         seccomp = n["seccomp"].isMissing ? nil : try Spec.Seccomp(n["seccomp"])
+        rawSeccomp = seccomp == nil ? nil : n["seccomp"].value
     }
 }
 

@@ -1,0 +1,145 @@
+import Glibc
+import CSkiffInit
+
+extension Container {
+    /// `exec`: a new process in a container's namespaces and cgroup, made from the
+    /// container's process (kept at create) and the flags, or from --process.
+    /// Foreground: returns the program's exit status (128+N when killed by signal N).
+    /// Detached: returns 0 once the program is executing and the pid file is written.
+    /// Everything is checked before the process exists, and a failure in the process
+    /// before its exec leaves the container as it was.
+    public static func exec(id: String, options o: ExecOptions, runtime: RuntimeOptions) throws -> Int32 {
+        let (store, r) = try load(id, runtime: runtime)
+        switch status(of: r, store: store) {
+        case .stopped: throw RuntimeError("cannot exec in a stopped container")
+        case .paused where !o.ignorePaused:
+            throw RuntimeError("cannot exec in a paused container (use --ignore-paused to override)")
+        default: break
+        }
+        var file: [UInt8]?
+        if let path = o.processFile {
+            do { file = try Files.read(path) } catch { throw ConfigError("--process", "\(error)") }
+        }
+        let base = try r.process.map { try Spec.Process(JSONNode($0, path: "process")) }
+        let plan = try ExecPlan.make(o, base: base, file: file)
+        try LSM.validate(process: plan.process)
+        let caps = plan.process.capabilities.map { CapabilitySetup($0, lastCap: CapabilitySetup.lastCapability()) }
+        if let missing = caps?.unavailable, !missing.isEmpty {
+            runtime.log.warn("ignoring unknown or unavailable capabilities: [\(missing.joined(separator: " "))]")
+        }
+        let seccomp = try r.seccomp.map { try SeccompFilter.compile(try Spec.Seccomp(JSONNode($0, path: "linux.seccomp"))) }
+
+        var cgroupFD: Int32 = -1
+        var cgroupPath: String?
+        if let cg = r.cgroupPath {
+            let path = cg + (plan.subCgroup ?? "")
+            if plan.subCgroup != nil && !Files.isDirectory(path) {
+                throw ConfigError("--cgroup", "\(path) does not exist")
+            }
+            cgroupPath = path
+            cgroupFD = try Cgroup(path: path).openDirectory()
+        } else if plan.subCgroup != nil {
+            throw ConfigError("--cgroup", "the container has no cgroup")
+        }
+        defer { if cgroupFD >= 0 { close(cgroupFD) } }
+
+        let pidfd = skiff_pidfd_open(r.pid)
+        guard pidfd >= 0, ProcStat.isAlive(r.pid, startTime: r.pidStartTime) else {
+            if pidfd >= 0 { close(pidfd) }
+            throw RuntimeError("cannot exec in a stopped container")
+        }
+        defer { close(pidfd) }
+        let kinds = Namespaces.differing(from: r.pid)
+        if kinds.contains(.pid) {
+            // A pid namespace applies to children only: ours go there from now on, so the
+            // process is our own child (we wait for it) and pid 1's sibling in there.
+            try Namespaces.join(pidfd: pidfd, flags: CLONE_NEWPID, what: "the container's pid namespace")
+        }
+        let joinFlags = kinds.filter { $0 != .pid }.reduce(Int32(0)) { $0 | $1.cloneFlag }
+
+        // A terminal in the foreground without --console-socket: we take the pty ourselves.
+        var consolePair: (mine: Int32, theirs: Int32)?
+        var consoleSocket: Int32?
+        if plan.process.terminal {
+            if let path = o.consoleSocket {
+                consoleSocket = try Console.connect(path: path)
+            } else if let fd = o.consoleSocketFD {
+                consoleSocket = dup(fd)
+            } else if !o.detach {
+                var fds: [Int32] = [-1, -1]
+                try sys("socketpair for the terminal") {
+                    socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds)
+                }
+                consolePair = (fds[0], fds[1])
+                consoleSocket = fds[1]
+            } else {
+                throw ConfigError("--tty", "a detached exec with a terminal needs --console-socket")
+            }
+        }
+        defer {
+            if let s = consoleSocket { close(s) }
+            if let p = consolePair { close(p.mine) }
+        }
+
+        // Signals we forward are blocked before the process exists (it unblocks them).
+        let signalFD = o.detach ? -1 : skiff_signalfd(forwarded + [SIGCHLD], Int32(forwarded.count + 1))
+        defer { if signalFD >= 0 { close(signalFD) } }
+
+        let (parentEnd, childEnd) = try Channel.pair()
+        defer { parentEnd.close() }
+        var placed: Int32 = 0
+        let pid = skiff_clone(0, cgroupFD, &placed)
+        if pid == 0 {
+            parentEnd.close()
+            ExecProcess.run(.init(plan: plan, capabilities: caps, seccomp: seccomp, channel: childEnd, pidfd: pidfd,
+                                  joinFlags: joinFlags, consoleSocket: consoleSocket, waitForGo: placed == 0,
+                                  inUserNamespace: kinds.contains(.user), preserveFDs: o.preserveFDs))
+        }
+        let cloneErrno = errno
+        childEnd.close()
+        if pid < 0 { throw SysError(cloneErrno, "clone the exec process") }
+
+        do {
+            if placed == 0 {
+                // clone3 could not place it (old kernel): move it by pid before it goes on.
+                if let path = cgroupPath { try Cgroup(path: path).add(pid: pid) }
+                try parentEnd.send(.go)
+            }
+            // Until EOF (its end is close-on-exec): errors, log lines, the seccomp fd.
+            while let (tag, payload) = try parentEnd.receive() {
+                switch tag {
+                case .error: throw RuntimeError(payload)
+                case .warning: runtime.log.warn(payload)
+                case .debug: runtime.log.debug(payload)
+                case .seccompFD:
+                    guard let number = Int32(payload), let path = seccomp?.listenerPath else {
+                        throw RuntimeError("bad seccomp fd message from the exec process")
+                    }
+                    let fd = try SeccompAgent.grab(pid: pid, number: number)
+                    defer { close(fd) }
+                    try SeccompAgent.send(listenerPath: path, seccompFD: fd, pid: pid, metadata: seccomp?.metadata,
+                                          state: OCIState.forHooks(id: id, pid: r.pid, status: .running,
+                                                                   bundle: r.bundle, annotations: r.annotations))
+                    try parentEnd.send(.seccompDone)
+                default: throw RuntimeError("unexpected sync message from the exec process")
+                }
+            }
+            if let pf = o.pidFile {
+                try Files.writeAtomically(Files.absolute(pf, relativeTo: Files.cwd()), Array("\(pid)".utf8), mode: 0o644)
+            }
+        } catch {
+            Glibc.kill(pid, SIGKILL)
+            var st: Int32 = 0
+            while waitpid(pid, &st, 0) < 0 && errno == EINTR {}
+            throw error
+        }
+        if o.detach { return 0 }
+        var master: Int32 = -1
+        if let pair = consolePair {
+            _ = skiff_fcntl_int(pair.mine, F_SETFL, O_NONBLOCK)
+            master = receiveFD(pair.mine)
+        }
+        defer { if master >= 0 { close(master) } }
+        return Waiter(pid: pid, signalFD: signalFD, master: master).wait()
+    }
+}

@@ -1,0 +1,82 @@
+import Glibc
+import SkiffRuntime
+
+// What the commands print: plain writes to stdout, list's table, ps's table.
+
+func out(_ s: String) {
+    let b = Array(s.utf8)
+    _ = b.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+}
+
+func writeStderrLine(_ s: String) {
+    let b = Array((s + "\n").utf8)
+    _ = b.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+}
+
+func printList(_ states: [OCIState], format: String, quiet: Bool) throws {
+    if quiet {
+        out(states.map { $0.record.id + "\n" }.joined())
+        return
+    }
+    switch format {
+    case "json":
+        // runc prints Go's nil slice as null.
+        out((states.isEmpty ? "null" : JSON.array(states.map(\.json)).serialized()) + "\n")
+    case "table":
+        let rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]] + states.map { s in
+            [s.record.id, String(s.status == .stopped ? 0 : s.record.pid), s.status.rawValue, s.record.bundle,
+             s.record.created, s.record.owner.isEmpty ? "root" : s.record.owner]
+        }
+        // Go's tabwriter as runc uses it: min width 12, padding 3, last column unpadded.
+        var widths = [Int](repeating: 12, count: 6)
+        for r in rows { for (i, c) in r.enumerated() where i < 5 { widths[i] = max(widths[i], c.count + 3) } }
+        for r in rows {
+            var line = ""
+            for (i, c) in r.enumerated() {
+                line += i < 5 ? c + String(repeating: " ", count: widths[i] - c.count) : c
+            }
+            out(line + "\n")
+        }
+    default:
+        throw UsageError(description: "invalid format option \"\(format)\" (want table or json)")
+    }
+}
+
+/// runc's table: ps(1)'s header, then its lines whose PID column is one of the container's.
+func printPS(_ pids: [Int32], psArgs: [String]) throws {
+    let args = psArgs.isEmpty ? ["-ef"] : psArgs
+    var fds: [Int32] = [-1, -1]
+    guard pipe(&fds) == 0 else { throw RuntimeError("pipe: \(String(cString: strerror(errno)))") }
+    let child = fork()
+    if child == 0 {
+        dup2(fds[1], 1)
+        close(fds[0]); close(fds[1])
+        let argv = (["ps"] + args).map { strdup($0) } + [nil]
+        execvp("ps", argv)
+        _exit(127)
+    }
+    close(fds[1])
+    var data: [UInt8] = []
+    var buf = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = read(fds[0], &buf, buf.count)
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { break }
+        data += buf[0..<n]
+    }
+    close(fds[0])
+    var st: Int32 = 0
+    while waitpid(child, &st, 0) < 0 && errno == EINTR {}
+    let lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+    guard let header = lines.first, let pidColumn = header.split(separator: " ").firstIndex(of: "PID") else {
+        throw RuntimeError("ps \(args.joined(separator: " ")): output has no PID column")
+    }
+    let wanted = Set(pids)
+    var text = header + "\n"
+    for line in lines.dropFirst() {
+        let fields = line.split(separator: " ")
+        if fields.count > pidColumn, let pid = Int32(fields[pidColumn]), wanted.contains(pid) { text += line + "\n" }
+    }
+    out(String(text))
+}
+
