@@ -53,7 +53,7 @@ extension Container {
         if kinds.contains(.pid) {
             // A pid namespace applies to children only: ours go there from now on, so the
             // process is our own child (we wait for it) and pid 1's sibling in there.
-            try Namespaces.join(pidfd: pidfd, flags: CLONE_NEWPID, what: "the container's pid namespace")
+            try Namespaces.join(pidfd: pidfd, pid: r.pid, flags: CLONE_NEWPID, what: "the container's pid namespace")
         }
         let joinFlags = kinds.filter { $0 != .pid }.reduce(Int32(0)) { $0 | $1.cloneFlag }
 
@@ -91,7 +91,7 @@ extension Container {
         let pid = skiff_clone(0, cgroupFD, &placed)
         if pid == 0 {
             parentEnd.close()
-            ExecProcess.run(.init(plan: plan, capabilities: caps, seccomp: seccomp, channel: childEnd, pidfd: pidfd,
+            ExecProcess.run(.init(plan: plan, capabilities: caps, seccomp: seccomp, channel: childEnd, pidfd: pidfd, initPID: r.pid,
                                   joinFlags: joinFlags, consoleSocket: consoleSocket, waitForGo: placed == 0,
                                   inUserNamespace: kinds.contains(.user), preserveFDs: o.preserveFDs))
         }

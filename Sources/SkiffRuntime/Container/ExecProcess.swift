@@ -12,6 +12,7 @@ enum ExecProcess {
         var channel: Channel
         /// The container init's pidfd: setns through it joins its namespaces at once.
         var pidfd: Int32
+        var initPID: pid_t
         var joinFlags: Int32
         var consoleSocket: Int32?
         /// clone3 could not place us in the cgroup: the parent does it, then says go.
@@ -37,7 +38,7 @@ enum ExecProcess {
         ApplyProcess.closeFDs(preserveFDs: ctx.preserveFDs, keep: [ch.fd, ctx.pidfd, ctx.consoleSocket ?? -1])
         if ctx.waitForGo { try ch.expect(.go) }
         if ctx.joinFlags != 0 {
-            try Namespaces.join(pidfd: ctx.pidfd, flags: ctx.joinFlags, what: "the container's namespaces")
+            try Namespaces.join(pidfd: ctx.pidfd, pid: ctx.initPID, flags: ctx.joinFlags, what: "the container's namespaces")
         }
         close(ctx.pidfd)
         // Our own session, and (as runc) a session keyring of our own rather than the caller's.

@@ -20,9 +20,23 @@ public enum Namespaces {
     }
 
     /// setns(2) through a pidfd: every kind in `flags` at once, ordered by the kernel
-    /// (the user namespace first, so it owns the rest).
-    public static func join(pidfd: Int32, flags: Int32, what: String) throws {
-        if skiff_setns(pidfd, flags) != 0 { throw SysError(errno, "setns 0x\(String(flags, radix: 16)) (\(what))") }
+    /// (the user namespace first, so it owns the rest). Before Linux 5.8 setns takes no
+    /// pidfd (EINVAL): then each /proc/<pid>/ns file is joined, the user namespace first.
+    public static func join(pidfd: Int32, pid: pid_t, flags: Int32, what: String) throws {
+        if skiff_setns(pidfd, flags) == 0 { return }
+        let e = errno
+        guard e == EINVAL else { throw SysError(e, "setns 0x\(String(flags, radix: 16)) (\(what))") }
+        let kinds = NamespaceKind.allCases.filter { flags & $0.cloneFlag != 0 }.sorted { a, _ in a == .user }
+        // Opened before any is joined: after the mount namespace, /proc is the container's.
+        var fds: [(NamespaceKind, Int32)] = []
+        defer { for (_, fd) in fds { close(fd) } }
+        for k in kinds {
+            let path = "/proc/\(pid)/ns/\(k.procName)"
+            fds.append((k, try sys("open namespace", path) { open(path, O_RDONLY | O_CLOEXEC) }))
+        }
+        for (k, fd) in fds where skiff_setns(fd, k.cloneFlag) != 0 {
+            throw SysError(errno, "setns \(k.rawValue) (\(what))", "/proc/\(pid)/ns/\(k.procName)")
+        }
     }
 
     public static func unshare(_ flags: Int32) throws {
