@@ -129,6 +129,45 @@ final class CVEExeTests: XCTestCase {
         XCTAssertTrue(rt.unchanged(), "the runtime binary was modified from inside a container: \(result)")
     }
 
+    /// The same attack through `exec` (runc's original CVE-2019-5736 exploit path): the
+    /// exec'd program is `#!/proc/self/exe`, run in a container whose own init attacks it.
+    func testExecCannotOverwriteRuntimeThroughProcSelfExe() throws {
+        let rt = CVERuntime()
+        defer { rt.remove() }
+        let rootfs = CT.rootfsCopy()
+        defer { try? FileManager.default.removeItem(atPath: rootfs) }
+        let shared = rootfs + "/shared"
+        try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: true)
+        XCTAssertEqual(mkfifo(shared + "/fifo", 0o666), 0)
+        try CVE.write(rootfs + "/evil", "#!/proc/self/exe --log=/shared/fifo\n", mode: 0o755)
+        try CVE.write(shared + "/attack.sh", CVE.attackScript, mode: 0o644)
+
+        let attacker = rt.create(["sh", "-c", "sh /shared/attack.sh >/shared/trace 2>&1"]) { c in
+            CVE.sameRootAndCaps(&c, rootfs)
+        }
+        defer { attacker.cleanup(rt) }
+        XCTAssertEqual(attacker.result.status, 0, attacker.result.stderr)
+        XCTAssertEqual(rt.skiff(["start", attacker.id]).status, 0)
+
+        let pidFile = shared + "/exec.pid"
+        let exec = rt.skiff(["exec", "-d", "--pid-file", pidFile, attacker.id, "/evil"])
+        XCTAssertEqual(exec.status, 0, exec.stderr)
+        let execPID = try XCTUnwrap(Int(CVE.read(pidFile)), "exec -d wrote its pid file")
+        let inner = try XCTUnwrap(CVE.innerPID(execPID), "NSpid of \(execPID)")
+        try CVE.write(shared + "/target", "\(inner)\n", mode: 0o644)
+
+        let done = IT.lcWait(timeout: 60) { FileManager.default.fileExists(atPath: shared + "/result") }
+        let trace = CVE.read(shared + "/trace"), result = CVE.read(shared + "/result")
+        print("CVE-2019-5736 attacker (exec): \(result)")
+        XCTAssertTrue(done, "the attacker finished; trace:\n\(trace)")
+        XCTAssertTrue(CVE.read(shared + "/log-output").contains("No help topic for '/evil'"),
+                      "the runtime binary ran as the exec'd program: \(CVE.read(shared + "/log-output")) trace:\n\(trace)")
+        XCTAssertTrue(trace.contains("opened /proc/\(inner)/exe"), trace)
+        XCTAssertFalse(result.hasPrefix("WROTE"), "the attacker wrote to the runtime binary: \(result)")
+        XCTAssertTrue(result.hasPrefix("REFUSED") || result.hasPrefix("WRITE-FAILED"), "result: \(result) trace:\n\(trace)")
+        XCTAssertTrue(rt.unchanged(), "the runtime binary was modified from inside a container: \(result)")
+    }
+
     // MARK: CVE-2016-9962
 
     /// B joins A's pid namespace and stays created, its init blocked before exec with the
