@@ -53,6 +53,10 @@ extension Container {
         let lock = try store.create(id)
         var cleanup = Cleanup(store: store, id: id)
         do {
+            // config.json as it was at create, for exec (the bundle's may change later; runc
+            // keeps its config in its state too). Its own file: state.json, which every
+            // state, start and list reads, stays small.
+            try Files.writeNew(store.configPath(id), bytes)
             let created = try launch(plan: plan, seccomp: seccomp, cgroupPlan: cgroupPlan, systemdUnit: systemdUnit, options: o, runtime: runtime, store: store, lockFD: lock.fd, cleanup: &cleanup)
             withExtendedLifetime(lock) {}
             return created
@@ -238,8 +242,6 @@ extension Container {
             cgroupPath: cgroup?.path, poststart: plan.spec.hooks.poststart, poststop: plan.spec.hooks.poststop,
             resources: plan.spec.linux.resources?.raw, cgroupDriver: systemdUnit == nil ? "cgroupfs" : "systemd")
         record.systemdUnit = systemdUnit?.name
-        record.process = plan.process.raw
-        record.seccomp = plan.spec.linux.rawSeccomp
         try store.save(record)
         if let pf = o.pidFile {
             try Files.writeAtomically(Files.absolute(pf, relativeTo: Files.cwd()), Array("\(initPID)".utf8), mode: 0o644)

@@ -20,14 +20,20 @@ extension Container {
         if let path = o.processFile {
             do { file = try Files.read(path) } catch { throw ConfigError("--process", "\(error)") }
         }
-        let base = try r.process.map { try Spec.Process(JSONNode($0, path: "process")) }
+        // The container's config as create saw it: its process and seccomp filter.
+        let config: JSONNode
+        do { config = JSONNode(try JSONParser.parse(try Files.read(store.configPath(id)))) } catch {
+            throw RuntimeError("container \(id): cannot read its config (\(error)); was it created by an older skiff?")
+        }
+        let base = config["process"].isMissing ? nil : try Spec.Process(config["process"])
         let plan = try ExecPlan.make(o, base: base, file: file)
         try LSM.validate(process: plan.process)
         let caps = plan.process.capabilities.map { CapabilitySetup($0, lastCap: CapabilitySetup.lastCapability()) }
         if let missing = caps?.unavailable, !missing.isEmpty {
             runtime.log.warn("ignoring unknown or unavailable capabilities: [\(missing.joined(separator: " "))]")
         }
-        let seccomp = try r.seccomp.map { try SeccompFilter.compile(try Spec.Seccomp(JSONNode($0, path: "linux.seccomp"))) }
+        let seccomp = config["linux"]["seccomp"].isMissing ? nil
+            : try SeccompFilter.compile(try Spec.Seccomp(config["linux"]["seccomp"]))
 
         var cgroupFD: Int32 = -1
         var cgroupPath: String?

@@ -47,6 +47,13 @@ public enum Files {
         }
     }
 
+    /// Writes a file that must not exist yet.
+    public static func writeNew(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o600) throws {
+        let fd = try sys("create", path) { open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode) }
+        defer { close(fd) }
+        try writeAll(fd, bytes, path)
+    }
+
     /// Writes a file atomically: a temporary file in the same directory, then rename.
     public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o600) throws {
         let tmp = path + ".tmp\(getpid())"

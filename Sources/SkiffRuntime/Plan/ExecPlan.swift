@@ -49,14 +49,13 @@ public struct ExecPlan {
                 throw ConfigError("\(what): \(e.path)", e.message)
             }
         } else {
-            guard let base else { throw RuntimeError("the container's state has no process to exec from (created by an older skiff): use --process") }
+            guard let base else { throw RuntimeError("the container's config has no process to exec from: use --process") }
             guard !o.args.isEmpty else { throw RuntimeError("exec needs a command after the container ID (or --process FILE)") }
             p = base
             p.args = o.args
             // runc: a process of its own, not the init's terminal unless asked.
             p.terminal = false
             p.consoleSize = nil
-            p.raw = nil
         }
         var plan = ExecPlan(process: p, userName: nil, groupName: nil, subCgroup: nil)
         try plan.apply(o)

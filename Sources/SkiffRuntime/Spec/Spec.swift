@@ -26,8 +26,6 @@ public struct Spec {
         public var oomScoreAdj: Int?
         public var apparmorProfile: String?
         public var selinuxLabel: String?
-        /// The object as written: kept in the state record, where `exec` takes its defaults.
-        public var raw: JSON?
     }
 
     public struct User {
@@ -140,8 +138,6 @@ public struct Spec {
         public var sysctl: [(String, String)] = []
         public var mountLabel: String?
         public var seccomp: Seccomp?
-        /// linux.seccomp as written: kept in the state record, `exec` loads the same filter.
-        public var rawSeccomp: JSON?
     }
 }
 
@@ -193,7 +189,6 @@ extension Spec.Process {
         oomScoreAdj = try n["oomScoreAdj"].integer()
         apparmorProfile = try n["apparmorProfile"].string()
         selinuxLabel = try n["selinuxLabel"].string()
-        raw = n.value
     }
 }
 
@@ -319,7 +314,6 @@ extension Spec.Linux {
         sysctl = try n["sysctl"].stringMap() ?? []
         mountLabel = try n["mountLabel"].string()
         seccomp = n["seccomp"].isMissing ? nil : try Spec.Seccomp(n["seccomp"])
-        rawSeccomp = seccomp == nil ? nil : n["seccomp"].value
     }
 }
 

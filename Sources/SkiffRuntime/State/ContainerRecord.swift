@@ -24,10 +24,6 @@ public struct ContainerRecord {
     /// The cgroup driver that made the container's cgroup: "cgroupfs" or "systemd".
     /// Records written before skiff kept it are cgroupfs.
     public var cgroupDriver: String
-    /// The config's process and linux.seccomp as given at create (config.json may change
-    /// later): `exec` starts from this process and loads this filter, as runc does.
-    public var process: JSON?
-    public var seccomp: JSON?
 
     public init(id: String, pid: Int32, pidStartTime: UInt64, bundle: String, rootfs: String, created: String,
                 owner: String, annotations: [(String, String)], cgroupPath: String?, poststart: [Spec.Hook], poststop: [Spec.Hook],
@@ -56,8 +52,6 @@ public struct ContainerRecord {
         if let systemdUnit { o["systemdUnit"] = .string(systemdUnit) }
         if let resources { o["resources"] = .object(resources) }
         o["cgroupDriver"] = .string(cgroupDriver)
-        if let process { o["process"] = process }
-        if let seccomp { o["seccomp"] = seccomp }
         return .object(o)
     }
 
@@ -77,8 +71,6 @@ public struct ContainerRecord {
         systemdUnit = try n["systemdUnit"].string()
         resources = try n["resources"].object()
         cgroupDriver = try n["cgroupDriver"].string() ?? "cgroupfs"
-        process = n["process"].isMissing ? nil : n["process"].value
-        seccomp = n["seccomp"].isMissing ? nil : n["seccomp"].value
     }
 }
 

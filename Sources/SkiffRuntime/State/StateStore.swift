@@ -10,6 +10,8 @@ public struct StateStore {
     public func dir(_ id: String) -> String { "\(root)/\(id)" }
     public func fifoPath(_ id: String) -> String { "\(root)/\(id)/exec.fifo" }
     public func statePath(_ id: String) -> String { "\(root)/\(id)/state.json" }
+    /// The bundle's config.json as `create` read it (what `exec` starts from).
+    public func configPath(_ id: String) -> String { "\(root)/\(id)/config.json" }
 
     /// Creates the container's directory; fails if the ID is taken. Returns the held lock.
     public func create(_ id: String) throws -> Lock {
