@@ -85,13 +85,9 @@ final class CVEExeTests: XCTestCase {
     func testContainerCannotOverwriteRuntimeThroughProcSelfExe() throws {
         let rt = CVERuntime()
         defer { rt.remove() }
-        let rootfs = CT.rootfsCopy()
+        let rootfs = try CVE.attackRootfs()
         defer { try? FileManager.default.removeItem(atPath: rootfs) }
         let shared = rootfs + "/shared"
-        try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: true)
-        XCTAssertEqual(mkfifo(shared + "/fifo", 0o666), 0)
-        try CVE.write(rootfs + "/evil", "#!/proc/self/exe --log=/shared/fifo\n", mode: 0o755)
-        try CVE.write(shared + "/attack.sh", CVE.attackScript, mode: 0o644)
 
         let attacker = rt.create(["sh", "-c", "sh /shared/attack.sh >/shared/trace 2>&1"]) { c in
             CVE.sameRootAndCaps(&c, rootfs)
@@ -113,20 +109,26 @@ final class CVEExeTests: XCTestCase {
         try CVE.write(shared + "/target", "\(inner)\n", mode: 0o644)
         XCTAssertEqual(rt.skiff(["start", victim.id]).status, 0)
 
+        assertAttackFailed(shared: shared, inner: inner, rt: rt, via: "create")
+    }
+
+    /// The verdict of an attack: it ran as planned (the runtime binary was V's program and
+    /// the attacker held its exe), and the write through that exe was refused.
+    private func assertAttackFailed(shared: String, inner: Int, rt: CVERuntime, via: String, line: UInt = #line) {
         let done = IT.lcWait(timeout: 60) { FileManager.default.fileExists(atPath: shared + "/result") }
         let trace = CVE.read(shared + "/trace"), result = CVE.read(shared + "/result")
-        print("CVE-2019-5736 attacker: \(result)")
-        XCTAssertTrue(done, "the attacker finished; trace:\n\(trace)")
+        print("CVE-2019-5736 attacker (\(via)): \(result)")
+        XCTAssertTrue(done, "the attacker finished; trace:\n\(trace)", line: line)
         // The precondition of the CVE held: the runtime binary ran inside the container ...
         XCTAssertTrue(CVE.read(shared + "/log-output").contains("No help topic for '/evil'"),
-                      "the runtime binary ran as V's program: \(CVE.read(shared + "/log-output")) trace:\n\(trace)")
+                      "the runtime binary ran as V's program: \(CVE.read(shared + "/log-output")) trace:\n\(trace)", line: line)
         // ... and the attacker held its exe open.
-        XCTAssertTrue(trace.contains("opened /proc/\(inner)/exe"), trace)
-        XCTAssertFalse(result.hasPrefix("WROTE"), "the attacker wrote to the runtime binary: \(result)")
-        XCTAssertTrue(result.hasPrefix("REFUSED") || result.hasPrefix("WRITE-FAILED"), "result: \(result) trace:\n\(trace)")
+        XCTAssertTrue(trace.contains("opened /proc/\(inner)/exe"), trace, line: line)
+        XCTAssertFalse(result.hasPrefix("WROTE"), "the attacker wrote to the runtime binary: \(result)", line: line)
+        XCTAssertTrue(result.hasPrefix("REFUSED") || result.hasPrefix("WRITE-FAILED"), "result: \(result) trace:\n\(trace)", line: line)
         XCTAssertTrue(result.contains("Read-only file system") || result.contains("Operation not permitted")
-                      || result.contains("Permission denied"), result)
-        XCTAssertTrue(rt.unchanged(), "the runtime binary was modified from inside a container: \(result)")
+                      || result.contains("Permission denied"), result, line: line)
+        XCTAssertTrue(rt.unchanged(), "the runtime binary was modified from inside a container: \(result)", line: line)
     }
 
     /// The same attack through `exec` (runc's original CVE-2019-5736 exploit path): the
@@ -134,13 +136,9 @@ final class CVEExeTests: XCTestCase {
     func testExecCannotOverwriteRuntimeThroughProcSelfExe() throws {
         let rt = CVERuntime()
         defer { rt.remove() }
-        let rootfs = CT.rootfsCopy()
+        let rootfs = try CVE.attackRootfs()
         defer { try? FileManager.default.removeItem(atPath: rootfs) }
         let shared = rootfs + "/shared"
-        try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: true)
-        XCTAssertEqual(mkfifo(shared + "/fifo", 0o666), 0)
-        try CVE.write(rootfs + "/evil", "#!/proc/self/exe --log=/shared/fifo\n", mode: 0o755)
-        try CVE.write(shared + "/attack.sh", CVE.attackScript, mode: 0o644)
 
         let attacker = rt.create(["sh", "-c", "sh /shared/attack.sh >/shared/trace 2>&1"]) { c in
             CVE.sameRootAndCaps(&c, rootfs)
@@ -156,16 +154,7 @@ final class CVEExeTests: XCTestCase {
         let inner = try XCTUnwrap(CVE.innerPID(execPID), "NSpid of \(execPID)")
         try CVE.write(shared + "/target", "\(inner)\n", mode: 0o644)
 
-        let done = IT.lcWait(timeout: 60) { FileManager.default.fileExists(atPath: shared + "/result") }
-        let trace = CVE.read(shared + "/trace"), result = CVE.read(shared + "/result")
-        print("CVE-2019-5736 attacker (exec): \(result)")
-        XCTAssertTrue(done, "the attacker finished; trace:\n\(trace)")
-        XCTAssertTrue(CVE.read(shared + "/log-output").contains("No help topic for '/evil'"),
-                      "the runtime binary ran as the exec'd program: \(CVE.read(shared + "/log-output")) trace:\n\(trace)")
-        XCTAssertTrue(trace.contains("opened /proc/\(inner)/exe"), trace)
-        XCTAssertFalse(result.hasPrefix("WROTE"), "the attacker wrote to the runtime binary: \(result)")
-        XCTAssertTrue(result.hasPrefix("REFUSED") || result.hasPrefix("WRITE-FAILED"), "result: \(result) trace:\n\(trace)")
-        XCTAssertTrue(rt.unchanged(), "the runtime binary was modified from inside a container: \(result)")
+        assertAttackFailed(shared: shared, inner: inner, rt: rt, via: "exec")
     }
 
     // MARK: CVE-2016-9962
@@ -322,6 +311,18 @@ private extension IT.Created {
 
 private enum CVE {
     static func read(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+
+    /// A writable rootfs copy with the attack's parts: /evil (`#!/proc/self/exe` with the
+    /// --log fifo gadget) and /shared (the fifo and the attacker's script).
+    static func attackRootfs() throws -> String {
+        let rootfs = CT.rootfsCopy()
+        let shared = rootfs + "/shared"
+        try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: true)
+        guard mkfifo(shared + "/fifo", 0o666) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        try write(rootfs + "/evil", "#!/proc/self/exe --log=/shared/fifo\n", mode: 0o755)
+        try write(shared + "/attack.sh", attackScript, mode: 0o644)
+        return rootfs
+    }
 
     static func write(_ path: String, _ text: String, mode: Int) throws {
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))

@@ -221,14 +221,7 @@ extension Container {
                 }
                 try parentEnd.send(.hooksDone, hookState(.creating).serialized())
             case .seccompFD:
-                guard let number = Int32(payload), let path = seccomp?.listenerPath else {
-                    throw RuntimeError("bad seccomp fd message from the container process")
-                }
-                let fd = try SeccompAgent.grab(pid: initPID, number: number)
-                defer { close(fd) }
-                try SeccompAgent.send(listenerPath: path, seccompFD: fd, pid: initPID, metadata: seccomp?.metadata,
-                                      state: hookState(.creating))
-                try parentEnd.send(.seccompDone)
+                try SeccompAgent.relay(payload, from: initPID, filter: seccomp, state: hookState(.creating), channel: parentEnd)
             case .ready:
                 break loop
             default:

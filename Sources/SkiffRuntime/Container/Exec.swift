@@ -118,15 +118,10 @@ extension Container {
                 case .warning: runtime.log.warn(payload)
                 case .debug: runtime.log.debug(payload)
                 case .seccompFD:
-                    guard let number = Int32(payload), let path = seccomp?.listenerPath else {
-                        throw RuntimeError("bad seccomp fd message from the exec process")
-                    }
-                    let fd = try SeccompAgent.grab(pid: pid, number: number)
-                    defer { close(fd) }
-                    try SeccompAgent.send(listenerPath: path, seccompFD: fd, pid: pid, metadata: seccomp?.metadata,
-                                          state: OCIState.forHooks(id: id, pid: r.pid, status: .running,
-                                                                   bundle: r.bundle, annotations: r.annotations))
-                    try parentEnd.send(.seccompDone)
+                    try SeccompAgent.relay(payload, from: pid, filter: seccomp,
+                                           state: OCIState.forHooks(id: id, pid: r.pid, status: .running,
+                                                                    bundle: r.bundle, annotations: r.annotations),
+                                           channel: parentEnd)
                 default: throw RuntimeError("unexpected sync message from the exec process")
                 }
             }

@@ -12,6 +12,18 @@ enum SeccompAgent {
         return try sys("pidfd_getfd for the seccomp fd") { skiff_pidfd_getfd(pidfd, number) }
     }
 
+    /// The runtime's side of the handover: `payload` (the fd's number in `pid`) is taken
+    /// with pidfd_getfd, sent to the filter's listenerPath with `state`, and acknowledged.
+    static func relay(_ payload: String, from pid: pid_t, filter: SeccompFilter?, state: JSON, channel: Channel) throws {
+        guard let number = Int32(payload), let path = filter?.listenerPath else {
+            throw RuntimeError("bad seccomp fd message from the container process")
+        }
+        let fd = try grab(pid: pid, number: number)
+        defer { close(fd) }
+        try send(listenerPath: path, seccompFD: fd, pid: pid, metadata: filter?.metadata, state: state)
+        try channel.send(.seccompDone)
+    }
+
     static func send(listenerPath: String, seccompFD: Int32, pid: pid_t, metadata: String?, state: JSON) throws {
         var o = JSONObject()
         o["ociVersion"] = .string(ociVersion)
