@@ -99,9 +99,9 @@ final class ExecTests: XCTestCase {
         try "root:x:0:\nwebgroup:x:5555:\nweb:x:4343:\n".write(toFile: rootfs + "/etc/group", atomically: true, encoding: .utf8)
         let d = try container { CT.useRootfs(&$0, rootfs) }
         defer { CT.remove(d) }
-        var r = exec(d, ["-u", "webuser"], ["sh", "-c", "echo $(id -u):$(id -g)"])
+        var r = exec(d, ["-u", "webuser"], ["sh", "-c", "echo $(id -u):$(id -g) $HOME"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertEqual(r.stdout, "4242:4343\n")
+        XCTAssertEqual(r.stdout, "4242:4343 /home/web\n", "HOME from the container's passwd, as runc")
         r = exec(d, ["-u", "webuser:webgroup"], ["sh", "-c", "echo $(id -u):$(id -g)"])
         XCTAssertEqual(r.stdout, "4242:5555\n", r.stderr)
         r = exec(d, ["-u", "0:webgroup"], ["sh", "-c", "echo $(id -u):$(id -g)"])

@@ -130,7 +130,8 @@ final class ProcessTests: XCTestCase {
         }
         XCTAssertEqual(r.status, 0, r.stderr)
         let lines = Set(r.stdout.split(separator: "\n").map(String.init))
-        for e in ["FOO=bar", "SPACED=a b  c", "EMPTY=", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/", "cwd=/tmp"] {
+        // Without HOME, runc's rule: the user's home in the container's /etc/passwd (root: /root).
+        for e in ["FOO=bar", "SPACED=a b  c", "EMPTY=", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "cwd=/tmp"] {
             XCTAssertTrue(lines.contains(e), "\(e) missing: \(r.stdout)")
         }
         // Nothing of the runtime's environment leaks in.

@@ -24,7 +24,10 @@ struct ApplyProcess {
         try ProcessSetup.setRlimits(process.rlimits)
         if let adj = process.oomScoreAdj { try ProcessSetup.setOOMScoreAdj(adj) }
         var env = ProcessSetup.mergeEnv(process.env)
-        if !env.contains(where: { $0.hasPrefix("HOME=") }) { env.append("HOME=/") }
+        if !env.contains(where: { $0.hasPrefix("HOME=") }) {
+            // As runc: the user's home from the container's /etc/passwd, else "/".
+            env.append("HOME=" + (Passwd.home(of: process.user.uid) ?? "/"))
+        }
         // The label is written first, as root and before any seccomp filter, which could
         // refuse the openat2 calls that reach /proc safely.
         try LSM.applyOnExec(process)

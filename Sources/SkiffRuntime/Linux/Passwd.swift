@@ -16,6 +16,12 @@ enum Passwd {
         return nil
     }
 
+    /// The home directory of `uid` (name:password:uid:gid:gecos:home:shell), if it has one.
+    static func home(of uid: UInt32, file: String = "/etc/passwd") -> String? {
+        for f in fields(file) where f.count >= 6 && UInt32(f[2]) == uid && !f[5].isEmpty { return String(f[5]) }
+        return nil
+    }
+
     /// name:password:gid:members lines.
     static func group(_ name: String, file: String = "/etc/group") -> UInt32? {
         for f in fields(file) where f.count >= 3 && f[0] == name {
