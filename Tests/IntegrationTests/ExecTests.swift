@@ -225,7 +225,8 @@ final class ExecTests: XCTestCase {
         // Unknown flag and bad values, each naming the flag.
         for (flags, word) in [(["--bogus"], "-bogus"), (["--cwd", "rel"], "--cwd"), (["-e", "NOEQUALS"], "--env"),
                               (["-g", "x"], "--additional-gids"), (["-u", ":1"], "--user"),
-                              (["--preserve-fds", "-1"], "--preserve-fds"), (["--apparmor", "some-profile"], "apparmor")] {
+                              (["--preserve-fds", "-1"], "--preserve-fds"), (["--apparmor", "some-profile"], "apparmor"),
+                              (["--process-label", "system_u:system_r:container_t:s0"], "selinuxLabel")] {
             r = exec(d, flags, ["true"])
             XCTAssertEqual(r.status, 1, "\(flags)")
             XCTAssertTrue(r.stderr.contains(word), "\(flags): \(r.stderr)")
