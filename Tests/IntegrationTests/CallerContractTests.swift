@@ -136,16 +136,20 @@ final class CallerContractTests: XCTestCase {
     }
 
     /// runtime-spec: a namespace type not listed is the runtime's. With none listed the
-    /// process shares every namespace with the host and, as under runc, its filesystem.
+    /// process shares every namespace with the host; as under runc its mounts are made in
+    /// the host's mount namespace, under the rootfs, and it is chrooted there. Unlike runc,
+    /// delete takes those mounts down.
     func testConfigWithoutNamespaces() throws {
-        let script = "for n in pid net ipc uts mnt cgroup user; do echo $n=$(readlink /proc/self/ns/$n); done"
+        let rootfs = CT.rootfsCopy()
+        defer { try? FileManager.default.removeItem(atPath: rootfs) }
+        let script = "for n in pid net ipc uts mnt cgroup user; do echo $n=$(readlink /proc/self/ns/$n); done; echo name=$(cat /etc/hostname)"
         let r = IT.run(args: ["/bin/sh", "-c", script]) { c in
+            CT.useRootfs(&c, rootfs)
             CT.linux(&c) { l in
                 l["namespaces"] = [] as [Any]
                 l["maskedPaths"] = [] as [Any]
                 l["readonlyPaths"] = [] as [Any]
             }
-            c["mounts"] = [] as [Any]
             c.removeValue(forKey: "hostname")
         }
         XCTAssertEqual(r.status, 0, r.stderr)
@@ -153,7 +157,10 @@ final class CallerContractTests: XCTestCase {
         for kind in ["pid", "net", "ipc", "uts", "mnt", "cgroup", "user"] {
             XCTAssertEqual(kv[kind], CT.hostNS(kind), "\(kind): \(r.stdout)")
         }
+        XCTAssertEqual(kv["name"], "skiff", "chrooted into the rootfs")
         XCTAssertEqual(r.stderr, "")
+        let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        XCTAssertFalse(mounts.contains(" \(rootfs)/"), "delete unmounted what the container mounted: \(mounts)")
         // What cannot be done without a mount namespace is refused, naming the field.
         let masked = IT.run(args: ["true"]) { c in
             CT.linux(&c) { $0["namespaces"] = [] as [Any] }

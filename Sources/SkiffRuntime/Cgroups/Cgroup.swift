@@ -77,10 +77,14 @@ public struct Cgroup {
         if frozen && sig == SIGKILL { try? Files.writeExisting(path + "/cgroup.freeze", "0") }
     }
 
-    /// Kills what is left and removes the directory. Missing is fine.
+    /// Kills what is left and removes the directory, and the sub-cgroups in it (made by
+    /// the container, or for `exec --cgroup`) first. Missing is fine.
     public func destroy() throws {
         if rmdir(path) == 0 || errno == ENOENT { return }
         guard errno == EBUSY else { throw SysError(errno, "remove cgroup", path) }
+        for name in Files.listDirectory(path) where Files.isDirectory(path + "/" + name) {
+            try Cgroup(path: path + "/" + name).destroy()
+        }
         signalAll(SIGKILL)
         for attempt in 0..<2000 {
             if rmdir(path) == 0 || errno == ENOENT { return }

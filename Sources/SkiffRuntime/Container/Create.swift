@@ -45,9 +45,6 @@ extension Container {
             runtime.log.warn("ignoring unknown or unavailable capabilities: [\(plan.unavailableCapabilities.joined(separator: " "))]")
         }
 
-        if !plan.hasMountNamespace && !spec.mounts.isEmpty {
-            runtime.log.warn("mounts: ignored without a mount namespace in linux.namespaces (the container has the host's filesystem)")
-        }
 
         let store = StateStore(root: runtime.root)
         let lock = try store.create(id)
@@ -73,6 +70,8 @@ extension Container {
         var pid: pid_t = 0
         var cgroup: Cgroup?
         var systemdUnit: SystemdUnit?
+        /// Without a mount namespace the init mounts in ours, under the rootfs.
+        var rootfsMounts: String?
 
         func run() {
             if pid > 0 {
@@ -82,6 +81,7 @@ extension Container {
             }
             if let u = systemdUnit { try? SystemdManager.stop(u) }
             try? cgroup?.destroy()
+            if let r = rootfsMounts { Mounts.unmountAll(under: r) }
             store.remove(id)
         }
     }
@@ -169,6 +169,7 @@ extension Container {
         for fd in idmapped where fd >= 0 { close(fd) }
         idmapped = []
         cleanup.pid = pid
+        if !plan.hasMountNamespace { cleanup.rootfsMounts = plan.rootfs }
         var initPID = pid
 
         if placed == 0, let cg = cgroup { try cg.add(pid: pid) }
@@ -235,6 +236,7 @@ extension Container {
             cgroupPath: cgroup?.path, poststart: plan.spec.hooks.poststart, poststop: plan.spec.hooks.poststop,
             resources: plan.spec.linux.resources?.raw, cgroupDriver: systemdUnit == nil ? "cgroupfs" : "systemd")
         record.systemdUnit = systemdUnit?.name
+        record.sharesMountNamespace = !plan.hasMountNamespace
         try store.save(record)
         if let pf = o.pidFile {
             try Files.writeAtomically(Files.absolute(pf, relativeTo: Files.cwd()), Array("\(initPID)".utf8), mode: 0o644)

@@ -70,12 +70,11 @@ enum InitProcess {
             try sys("setdomainname", d) { setdomainname(d, d.utf8.count) }
         }
 
-        // Without a mount namespace of its own the container has the runtime's filesystem,
-        // as with runc: no mounts, no pivot_root, no masked paths (Validation refuses those).
-        if plan.hasMountNamespace {
-            try Rootfs.prepare(plan)
-            try Rootfs.mountAll(plan, detached: ctx.idmappedMounts)
-        }
+        // Without a mount namespace of its own the container shares the runtime's, as under
+        // runc: its mounts are made there (under the rootfs; delete takes them down) and it
+        // is chrooted, not pivoted. Nothing of the host's own mounts is changed.
+        if plan.hasMountNamespace { try Rootfs.prepare(plan) }
+        try Rootfs.mountAll(plan, detached: ctx.idmappedMounts)
         for fd in ctx.idmappedMounts where fd >= 0 { close(fd) }
         // Mounts are done: the parent runs prestart and createRuntime hooks, and sends
         // back the state (with the host pid) for the createContainer hooks.
@@ -84,7 +83,7 @@ enum InitProcess {
         if tag == .error { _exit(1) }
         var hookState = try JSONParser.parse(stateJSON)
         try HookRunner.run(plan.spec.hooks.createContainer, kind: "createContainer", state: hookState)
-        if plan.hasMountNamespace { try Rootfs.enter(plan) }
+        try Rootfs.enter(plan)
 
         if plan.process.terminal {
             try ApplyProcess.setUpTerminal(plan.process, socket: ctx.consoleSocket, mountConsole: plan.hasMountNamespace)

@@ -134,6 +134,7 @@ extension Container {
             try SystemdManager.stop(SystemdUnit(slice: "", name: unit))
         }
         if let cg = r.cgroupPath { try Cgroup(path: cg).destroy() }
+        if r.sharesMountNamespace { Mounts.unmountAll(under: r.rootfs) }
         store.remove(id)
         if !r.poststop.isEmpty {
             let state = OCIState.forHooks(id: id, pid: 0, status: .stopped, bundle: r.bundle, annotations: r.annotations)

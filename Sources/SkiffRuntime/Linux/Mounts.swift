@@ -23,6 +23,37 @@ public enum Mounts {
         if umount2(target, flags) != 0 { throw SysError(errno, "umount", target) }
     }
 
+    /// Detaches every mount at or below `dir` in our mount namespace, deepest first: what
+    /// a container without a mount namespace of its own mounted under its rootfs.
+    public static func unmountAll(under dir: String) {
+        guard !dir.isEmpty, dir != "/", let info = try? Files.readString("/proc/self/mountinfo") else { return }
+        var points: [String] = []
+        for line in info.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count > 4 else { continue }
+            let mp = unescapeMountinfo(fields[4])
+            if mp == dir || mp.hasPrefix(dir + "/") { points.append(mp) }
+        }
+        // mountinfo lists parents before children: the reverse order unmounts children first.
+        for mp in points.reversed() { _ = umount2(mp, Int32(MNT_DETACH)) }
+    }
+
+    /// mountinfo writes space, tab, newline and backslash as octal escapes (\040 ...).
+    static func unescapeMountinfo(_ s: Substring) -> String {
+        var out: [UInt8] = []
+        var bytes = Array(s.utf8)[...]
+        while let b = bytes.first {
+            bytes = bytes.dropFirst()
+            if b == UInt8(ascii: "\\"), bytes.count >= 3, let v = UInt8(String(decoding: bytes.prefix(3), as: UTF8.self), radix: 8) {
+                out.append(v)
+                bytes = bytes.dropFirst(3)
+            } else {
+                out.append(b)
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
     static let FSCONFIG_SET_FLAG: UInt32 = 0
     static let FSCONFIG_SET_STRING: UInt32 = 1
     static let FSCONFIG_CMD_CREATE: UInt32 = 6

@@ -94,7 +94,10 @@ enum Rootfs {
     /// pivot_root into the rootfs (or MS_MOVE + chroot with --no-pivot).
     static func enter(_ plan: LaunchPlan) throws {
         if chdir(plan.rootfs) != 0 { throw SysError(errno, "chdir", plan.rootfs) }
-        if plan.noPivot {
+        if !plan.hasMountNamespace {
+            // The runtime's mount namespace: pivot_root would move the host's root.
+            if chroot(".") != 0 { throw SysError(errno, "chroot", plan.rootfs) }
+        } else if plan.noPivot {
             try Mounts.mount(plan.rootfs, "/", nil, UInt(MS_MOVE), nil)
             if chroot(".") != 0 { throw SysError(errno, "chroot", plan.rootfs) }
         } else {

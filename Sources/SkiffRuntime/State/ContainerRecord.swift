@@ -24,6 +24,8 @@ public struct ContainerRecord {
     /// The cgroup driver that made the container's cgroup: "cgroupfs" or "systemd".
     /// Records written before skiff kept it are cgroupfs.
     public var cgroupDriver: String
+    /// No mount namespace of its own: its mounts are in ours, under rootfs, until delete.
+    public var sharesMountNamespace = false
 
     public init(id: String, pid: Int32, pidStartTime: UInt64, bundle: String, rootfs: String, created: String,
                 owner: String, annotations: [(String, String)], cgroupPath: String?, poststart: [Spec.Hook], poststop: [Spec.Hook],
@@ -52,6 +54,7 @@ public struct ContainerRecord {
         if let systemdUnit { o["systemdUnit"] = .string(systemdUnit) }
         if let resources { o["resources"] = .object(resources) }
         o["cgroupDriver"] = .string(cgroupDriver)
+        if sharesMountNamespace { o["sharesMountNamespace"] = .bool(true) }
         return .object(o)
     }
 
@@ -71,6 +74,7 @@ public struct ContainerRecord {
         systemdUnit = try n["systemdUnit"].string()
         resources = try n["resources"].object()
         cgroupDriver = try n["cgroupDriver"].string() ?? "cgroupfs"
+        sharesMountNamespace = try n["sharesMountNamespace"].bool() ?? false
     }
 }
 
