@@ -77,7 +77,7 @@ class Conformance(vmtest.TestCase):
             spec["linux"].pop("readonlyPaths", None)
             spec.pop("hostname", None)
             spec["process"]["terminal"] = False
-        script = "readlink /proc/self/ns/mnt /proc/self/ns/pid; cat /etc/hostname"
+        script = "readlink /proc/self/ns/mnt; readlink /proc/self/ns/pid; cat /etc/hostname"
         host = f"{os.readlink('/proc/self/ns/mnt')}\n{os.readlink('/proc/self/ns/pid')}\nskiff\n"
         for name, rt in (("skiff", self.skiff), ("runc", vmtest.Runtime.other(self, "runc"))):
             bundle = vmtest.make_bundle(self, args=["/bin/sh", "-c", script], edit=edit)
