@@ -143,39 +143,52 @@ final class SeccompTests: XCTestCase {
         XCTAssertTrue(r.stdout.contains("Invalid cross-device link"), "the unknown name is skipped, the rest applies: \(r.stdout)")
     }
 
-    /// A seccomp agent (python3): takes the state and fd from listenerPath, records them,
-    /// and answers every notification "success" without doing the syscall.
+    /// A seccomp agent (python3): takes the state and fd of each connection to listenerPath
+    /// (argv[3] of them, default 1: the init's, then one per exec), records them (OUT, then
+    /// OUT.2, ...), and answers every notification "success" without doing the syscall.
     static let agent = #"""
 import socket, sys, json, struct, fcntl, select
 path, out = sys.argv[1], sys.argv[2]
+want = int(sys.argv[3]) if len(sys.argv) > 3 else 1
 srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 srv.bind(path)
-srv.listen(1)
+srv.listen(4)
 open(out + ".ready", "w").close()
-conn, _ = srv.accept()
-data, fds, _, _ = socket.recv_fds(conn, 65536, 4)
-while True:
-    more = conn.recv(65536)
-    if not more:
-        break
-    data += more
-conn.close()
-state = json.loads(data)
-state["_fdCount"] = len(fds)
-json.dump(state, open(out, "w"))
-fd = fds[0]
+listeners, accepted, fd_number = [], 0, {}
 RECV, SEND = 0xC0502100, 0xC0182101
 while True:
-    select.select([fd], [], [], 30)
-    buf = bytearray(80)
-    try:
-        fcntl.ioctl(fd, RECV, buf)
-    except OSError:
+    ready, _, _ = select.select(listeners + ([srv] if accepted < want else []), [], [], 30)
+    if not ready:
         break
-    nid, pid, _, nr = struct.unpack_from("=QIIi", buf, 0)
-    fcntl.ioctl(fd, SEND, bytearray(struct.pack("=QqiI", nid, 0, 0, 0)))
-    with open(out + ".log", "a") as f:
-        f.write("%d\n" % nr)
+    for r in ready:
+        if r is srv:
+            conn, _ = srv.accept()
+            data, fds, _, _ = socket.recv_fds(conn, 65536, 4)
+            while True:
+                more = conn.recv(65536)
+                if not more:
+                    break
+                data += more
+            conn.close()
+            state = json.loads(data)
+            state["_fdCount"] = len(fds)
+            listeners.append(fds[0])
+            accepted += 1
+            fd_number[fds[0]] = accepted
+            json.dump(state, open(out if accepted == 1 else "%s.%d" % (out, accepted), "w"))
+            continue
+        buf = bytearray(80)
+        try:
+            fcntl.ioctl(r, RECV, buf)
+        except OSError:
+            listeners.remove(r)
+            continue
+        nid, pid, _, nr = struct.unpack_from("=QIIi", buf, 0)
+        fcntl.ioctl(r, SEND, bytearray(struct.pack("=QqiI", nid, 0, 0, 0)))
+        with open(out + ".log", "a") as f:
+            f.write("%d %d\n" % (fd_number[r], nr))
+    if not listeners and accepted >= want:
+        break
 """#
 
     func testNotifyHandsTheFdToAnAgentThatAnswers() throws {
@@ -212,8 +225,40 @@ while True:
             XCTAssertNotNil(inner?["id"] as? String)
             XCTAssertEqual(inner?["pid"] as? Int, state["pid"] as? Int)
             let log = (try? String(contentsOfFile: out + ".log", encoding: .utf8)) ?? ""
-            XCTAssertTrue(log.split(separator: "\n").contains("83"), "the agent saw mkdir (83): \(log)")
+            XCTAssertTrue(log.split(separator: "\n").contains("1 83"), "the agent saw mkdir (83): \(log)")
         }
+    }
+
+    /// An exec'd process gets the container's filter too, and its own listener fd goes to
+    /// the agent with the container's state ("running").
+    func testNotifyOfAnExecReachesTheAgent() throws {
+        let dir = IT.lcTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Self.agent.write(toFile: dir + "/agent.py", atomically: true, encoding: .utf8)
+        let sock = dir + "/agent.sock", out = dir + "/state.json"
+        let agent = Process()
+        agent.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        agent.arguments = [dir + "/agent.py", sock, out, "2"]
+        try agent.run()
+        defer { if agent.isRunning { agent.terminate() }; agent.waitUntilExit() }
+        XCTAssertTrue(IT.lcWait(timeout: 10) { FileManager.default.fileExists(atPath: out + ".ready") }, "agent up")
+        let d = try CT.runDetached(args: ["sleep", "1000"]) {
+            Self.seccomp(&$0, ["defaultAction": "SCMP_ACT_ALLOW", "listenerPath": sock,
+                               "syscalls": [Self.rule(["mkdir", "mkdirat"], "SCMP_ACT_NOTIFY")]])
+        }
+        defer { CT.remove(d) }
+        let r = IT.skiff(["exec", d.id, "sh", "-c", "mkdir /dev/execdir && echo mkdir-ok; ls -d /dev/execdir 2>/dev/null || echo absent"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout, "mkdir-ok\nabsent\n", "the agent answered the exec's mkdir")
+        let state = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + ".2"))) as! [String: Any]
+        XCTAssertEqual(state["fds"] as? [String], ["seccompFd"])
+        let inner = state["state"] as? [String: Any]
+        XCTAssertEqual(inner?["status"] as? String, "running")
+        XCTAssertEqual(inner?["id"] as? String, d.id)
+        XCTAssertEqual(inner?["pid"] as? Int, Int(d.pid), "the container's state names its init")
+        XCTAssertNotEqual(state["pid"] as? Int, Int(d.pid), "the fd is the exec'd process's")
+        let log = (try? String(contentsOfFile: out + ".log", encoding: .utf8)) ?? ""
+        XCTAssertTrue(log.split(separator: "\n").contains("2 83"), "mkdir (83) came through the exec's fd: \(log)")
     }
 
     func testNotifyWithoutAnAgentFailsCreateCleanly() {
