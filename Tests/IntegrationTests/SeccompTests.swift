@@ -191,18 +191,25 @@ while True:
         break
 """#
 
+    /// The agent listening on DIR/agent.sock for CONNECTIONS listeners, recording to
+    /// DIR/state.json; waited for (10 s).
+    static func startAgent(in dir: String, connections: Int) throws -> (Process, String, String) {
+        try agent.write(toFile: dir + "/agent.py", atomically: true, encoding: .utf8)
+        let sock = dir + "/agent.sock", out = dir + "/state.json"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        p.arguments = [dir + "/agent.py", sock, out, String(connections)]
+        try p.run()
+        XCTAssertTrue(IT.lcWait(timeout: 10) { FileManager.default.fileExists(atPath: out + ".ready") }, "agent up")
+        return (p, sock, out)
+    }
+
     func testNotifyHandsTheFdToAnAgentThatAnswers() throws {
         for nnp in [false, true] {
             let dir = IT.lcTempDir()
             defer { try? FileManager.default.removeItem(atPath: dir) }
-            try Self.agent.write(toFile: dir + "/agent.py", atomically: true, encoding: .utf8)
-            let sock = dir + "/agent.sock", out = dir + "/state.json"
-            let agent = Process()
-            agent.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-            agent.arguments = [dir + "/agent.py", sock, out]
-            try agent.run()
+            let (agent, sock, out) = try Self.startAgent(in: dir, connections: 1)
             defer { if agent.isRunning { agent.terminate() }; agent.waitUntilExit() }
-            XCTAssertTrue(IT.lcWait(timeout: 10) { FileManager.default.fileExists(atPath: out + ".ready") }, "agent up")
 
             let r = run("mkdir /dev/agentdir && echo mkdir-ok; ls -d /dev/agentdir 2>/dev/null || echo absent", nnp: nnp, [
                 "defaultAction": "SCMP_ACT_ALLOW",
@@ -234,14 +241,8 @@ while True:
     func testNotifyOfAnExecReachesTheAgent() throws {
         let dir = IT.lcTempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try Self.agent.write(toFile: dir + "/agent.py", atomically: true, encoding: .utf8)
-        let sock = dir + "/agent.sock", out = dir + "/state.json"
-        let agent = Process()
-        agent.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        agent.arguments = [dir + "/agent.py", sock, out, "2"]
-        try agent.run()
+        let (agent, sock, out) = try Self.startAgent(in: dir, connections: 2)
         defer { if agent.isRunning { agent.terminate() }; agent.waitUntilExit() }
-        XCTAssertTrue(IT.lcWait(timeout: 10) { FileManager.default.fileExists(atPath: out + ".ready") }, "agent up")
         let d = try CT.runDetached(args: ["sleep", "1000"]) {
             Self.seccomp(&$0, ["defaultAction": "SCMP_ACT_ALLOW", "listenerPath": sock,
                                "syscalls": [Self.rule(["mkdir", "mkdirat"], "SCMP_ACT_NOTIFY")]])
