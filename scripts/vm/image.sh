@@ -32,6 +32,8 @@ packages=(
     runc crun containerd podman docker.io # reference runtimes and engines
     busybox-static                        # test bundles' rootfs
     python3                               # the guest-side test runner (Tests/VM)
+    python3-grpcio python3-protobuf protobuf-compiler  # the tests' CRI client (Tests/VM/cri)
+    apparmor                              # dockerd's docker-default profile; AppArmor tests
     jq iproute2 procps util-linux libseccomp2 iptables strace
 )
 
