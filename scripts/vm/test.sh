@@ -31,7 +31,9 @@ share=()
 [[ $skiff == "$repo"/* ]] || share=(--share "$(dirname "$skiff")")
 
 rc=0
-"$here/run.sh" "${share[@]}" --env SKIFF_BINARY="$skiff" --env PYTHONUNBUFFERED=1 \
+# The client suites (containerd, CRI, Podman, Docker) take ~10 min under TCG, twice
+# that on a busy host: the bound is 45 min.
+"$here/run.sh" "${share[@]}" --timeout "${SKIFF_VM_TIMEOUT:-2700}" --env SKIFF_BINARY="$skiff" --env PYTHONUNBUFFERED=1 \
     -- python3 "$repo/Tests/VM/run_tests.py" "$@" || rc=$?
 echo "vm/test.sh: exit status $rc; wall time $((SECONDS - t0)) s" \
     "(skiff build $((t1 - t0)) s, image $((t2 - t1)) s, VM $((SECONDS - t2)) s)" >&2
