@@ -2,6 +2,7 @@
 lands in its file with runc's value and takes effect; pause/resume, update, ps and
 events work; delete leaves no cgroup and no unit, even after 100 cycles."""
 
+import errno
 import json
 import os
 import subprocess
@@ -261,7 +262,9 @@ class CgroupfsResources(vmtest.TestCase):
         def procs():  # the systemd driver's scope (and its cgroup) goes once it is empty
             try:
                 return vmtest.read_cgroup(cg, "cgroup.procs").split()
-            except FileNotFoundError:
+            except OSError as e:  # gone (ENOENT), or being removed as we read (ENODEV)
+                if e.errno not in (errno.ENOENT, errno.ENODEV):
+                    raise
                 return []
         deadline = time.time() + 30
         while time.time() < deadline and procs():
