@@ -45,7 +45,6 @@ extension Container {
             runtime.log.warn("ignoring unknown or unavailable capabilities: [\(plan.unavailableCapabilities.joined(separator: " "))]")
         }
 
-
         let store = StateStore(root: runtime.root)
         let lock = try store.create(id)
         var cleanup = Cleanup(store: store, id: id)
