@@ -23,8 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import clients  # noqa: E402
 import vmtest  # noqa: E402
 
-PAUSE = "localhost/skiff/pause:1"
-BUSYBOX = "localhost/skiff/busybox:1"
+BUSYBOX = clients.BUSYBOX_IMAGE
 
 
 def main():
@@ -41,13 +40,8 @@ def main():
     d = clients.Containerd(handlers=runtimes)
     d.start()
     try:
-        rootfs = clients.busybox_rootfs()
-        for name, cmd in ((PAUSE, ["sleep", "2147483647"]), (BUSYBOX, ["sleep", "3600"])):
-            archive = os.path.join(d.dir, name.rsplit("/", 1)[1].replace(":", "-") + ".tar")
-            clients.oci_archive(rootfs, name, archive, cmd=cmd)
-            r = d.ctr("images", "import", archive)
-            if r.returncode != 0:
-                sys.exit(f"ctr images import: {vmtest.describe(r)}")
+        for name, cmd in clients.POD_IMAGES:
+            d.import_image(name, cmd)
         cri = d.cri()
         names = list(runtimes)
         start = {n: [] for n in names}

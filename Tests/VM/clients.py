@@ -26,6 +26,10 @@ from vmtest import sh
 HERE = os.path.dirname(os.path.abspath(__file__))
 CRI_PROTO = os.path.join(HERE, "cri", "runtime_v1.proto")
 PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# A pod's images, both busybox: the sandbox ("pause") sleeps, so does the container.
+PAUSE_IMAGE = "localhost/skiff/pause:1"
+BUSYBOX_IMAGE = "localhost/skiff/busybox:1"
+POD_IMAGES = ((PAUSE_IMAGE, ["sleep", "2147483647"]), (BUSYBOX_IMAGE, ["sleep", "3600"]))
 
 
 def busybox_rootfs():
@@ -92,7 +96,7 @@ class Containerd:
     dir on the guest's disk; the CRI plugin has one runtime handler per HANDLERS entry
     (name -> runtime binary), each the runc shim with BinaryName and SystemdCgroup."""
 
-    def __init__(self, handlers, systemd_cgroup=True, sandbox_image="localhost/skiff/pause:1"):
+    def __init__(self, handlers, systemd_cgroup=True, sandbox_image=PAUSE_IMAGE):
         os.makedirs(vmtest.WORK, exist_ok=True)
         self.dir = tempfile.mkdtemp(prefix="containerd-", dir=vmtest.WORK)
         self.state = tempfile.mkdtemp(prefix="containerd-state-", dir="/run")
@@ -147,6 +151,14 @@ class Containerd:
 
     def ctr(self, *args, namespace="k8s.io", timeout=vmtest.TIMEOUT):
         return sh("ctr", "--address", self.socket, "--namespace", namespace, *args, timeout=timeout)
+
+    def import_image(self, name, cmd, namespace="k8s.io"):
+        """A busybox image NAME whose command is CMD, packed and imported into NAMESPACE."""
+        archive = os.path.join(self.dir, name.rsplit("/", 1)[1].replace(":", "-") + ".tar")
+        oci_archive(busybox_rootfs(), name, archive, cmd=cmd)
+        r = self.ctr("images", "import", archive, namespace=namespace)
+        if r.returncode != 0:
+            raise AssertionError("ctr images import: " + vmtest.describe(r))
 
     def cri(self):
         return CRI(self.socket)

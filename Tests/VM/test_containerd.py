@@ -19,7 +19,7 @@ import engines
 import vmtest
 from vmtest import describe, unique_id
 
-IMAGE = "localhost/skiff/busybox:1"
+IMAGE = clients.BUSYBOX_IMAGE
 NS = "skiff-ctr"
 D = None
 RUNC_LOG = None
@@ -33,11 +33,7 @@ def setUpModule():
     D = clients.Containerd(handlers={"runc": engines.REAL_RUNC})
     try:
         D.start()
-        archive = os.path.join(D.dir, "busybox.tar")
-        clients.oci_archive(clients.busybox_rootfs(), IMAGE, archive, cmd=["sh"])
-        r = D.ctr("images", "import", archive, namespace=NS)
-        if r.returncode != 0:
-            raise AssertionError("ctr images import: " + describe(r))
+        D.import_image(IMAGE, ["sh"], namespace=NS)
     except BaseException:
         D.stop()
         RUNC_LOG.remove()

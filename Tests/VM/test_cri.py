@@ -14,8 +14,8 @@ import engines
 import vmtest
 from vmtest import describe, unique_id
 
-PAUSE = "localhost/skiff/pause:1"
-BUSYBOX = "localhost/skiff/busybox:1"
+PAUSE = clients.PAUSE_IMAGE
+BUSYBOX = clients.BUSYBOX_IMAGE
 SLICE = "skifftest.slice"
 D = None
 CRI = None
@@ -35,13 +35,8 @@ def setUpModule():
     D = clients.Containerd(handlers={"skiff": vmtest.SKIFF, "runc": RUNC_LOG.binary}, sandbox_image=PAUSE)
     try:
         D.start()
-        rootfs = clients.busybox_rootfs()
-        for name, cmd in ((PAUSE, ["sleep", "2147483647"]), (BUSYBOX, ["sleep", "3600"])):
-            archive = os.path.join(D.dir, name.rsplit("/", 1)[1].replace(":", "-") + ".tar")
-            clients.oci_archive(rootfs, name, archive, cmd=cmd)
-            r = D.ctr("images", "import", archive)
-            if r.returncode != 0:
-                raise AssertionError("ctr images import: " + describe(r))
+        for name, cmd in clients.POD_IMAGES:
+            D.import_image(name, cmd)
         CRI = D.cri()
     except BaseException:
         D.stop()

@@ -21,7 +21,7 @@ import engines
 import vmtest
 from vmtest import describe
 
-IMAGE = "localhost/skiff/busybox:1"
+IMAGE = clients.BUSYBOX_IMAGE
 BASE = None
 SOCK = None
 DOCKERD = None
