@@ -23,6 +23,8 @@ IMAGE = clients.BUSYBOX_IMAGE
 NS = "skiff-ctr"
 D = None
 RUNC_LOG = None
+# Seconds the OOM workload sleeps before allocating, so the shim is watching memory.events.
+OOM_WATCH_DELAY_S = 3
 
 
 def setUpModule():
@@ -195,8 +197,11 @@ class Ctr(vmtest.TestCase):
         try:
             time.sleep(1)
             # A 128 MiB buffer in a 3 GiB guest: only the 32 MiB limit gets it killed.
+            # The shim watches memory.events only after `start` returns, and an OOM kill
+            # before that is never reported (containerd 1.6, with any runtime), so the
+            # allocation waits a few seconds (TCG is slow).
             r = self.ctr("run", "--rm", "--memory-limit", str(32 << 20), "--runc-binary", rt.binary, IMAGE, cid,
-                         "dd", "if=/dev/zero", "of=/dev/null", "bs=128M", "count=1")
+                         "sh", "-c", f"sleep {OOM_WATCH_DELAY_S} && exec dd if=/dev/zero of=/dev/null bs=128M count=1")
             self.assertEqual(r.returncode, 137, describe(r))
 
             def oom_event():
