@@ -9,6 +9,7 @@ let globalFlags = [
     Flag.value("log", help: "file to write log lines to (default: stderr)"),
     Flag.value("log-format", help: "the log format: text (default) or json"),
     Flag.bool("debug", help: "enable debug logging"),
+    Flag.bool("trace", help: "print the time of each start-up phase on stderr (also SKIFF_TRACE=text|json)"),
     Flag.bool("systemd-cgroup", help: "use the systemd cgroup driver (cgroupsPath \"slice:prefix:name\")"),
     Flag.value("cgroup-manager", help: "the cgroup driver: cgroupfs (default), systemd or disabled"),
     Flag.value("rootless", help: "ignored (accepted for runc compatibility)"),
@@ -69,6 +70,7 @@ func main() -> Int32 {
         guard let command = commands.first(where: { $0.name == name }) else {
             throw UsageError(description: "No help topic for '\(name)'")
         }
+        Trace.begin(command: name, flag: g.bool("trace"))
         let p = try command.parse(rest.dropFirst())
         if p.bool("help") {
             out(command.help)
@@ -77,7 +79,10 @@ func main() -> Int32 {
         if command.touchesContainers { ExeProtection.makeUndumpable() }
         // Only the commands that clone into a container run from a protected copy of this
         // binary; the others stay a single exec.
-        if command.clonesIntoContainer { try ExeProtection.ensure() }
+        if command.clonesIntoContainer {
+            try ExeProtection.ensure()
+            Trace.mark("check binary")
+        }
         return try command.handler(p, &runtime)
     } catch {
         let msg = "\(error)"

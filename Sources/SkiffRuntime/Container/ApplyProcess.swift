@@ -31,21 +31,24 @@ struct ApplyProcess {
         // The label is written first, as root and before any seccomp filter, which could
         // refuse the openat2 calls that reach /proc safely.
         try LSM.applyOnExec(process)
+        Trace.mark("rlimits, env, LSM")
         // Without noNewPrivileges, loading a filter needs CAP_SYS_ADMIN: load it before the
         // caps go (runc's order). With it, as late as the handover to the parent allows.
-        if let filter = seccomp, !process.noNewPrivileges { try load(filter, channel) }
+        if let filter = seccomp, !process.noNewPrivileges { try load(filter, channel); Trace.mark("seccomp") }
         try capabilities?.beforeUserChange()
         let setgroupsAllowed = !inUserNamespace || (try? Files.readString("/proc/self/setgroups"))?.hasPrefix("allow") ?? true
         try ProcessSetup.setUser(process.user, allowSetgroups: setgroupsAllowed)
         // runc logs an ambient capability it cannot raise at debug level: runc's own default
         // spec lists ambient caps without inheritable ones, and that must run quietly.
         for line in try capabilities?.afterUserChange() ?? [] { try channel.send(.debug, line) }
+        Trace.mark("capabilities, user")
         if let mask = process.user.umask { umask(mode_t(mask)) } else { umask(0o022) }
         if chdir(process.cwd) != 0 { throw SysError(errno, "chdir to process.cwd", process.cwd) }
         try CwdCheck.verifyInsideRoot(process.cwd)
         let path = try ProcessSetup.lookPath(process.args[0], env: env)
+        Trace.mark("cwd, path lookup")
         if process.noNewPrivileges { try ProcessSetup.setNoNewPrivileges() }
-        if let filter = seccomp, process.noNewPrivileges { try load(filter, channel) }
+        if let filter = seccomp, process.noNewPrivileges { try load(filter, channel); Trace.mark("seccomp") }
         return Ready(path: path, env: env)
     }
 

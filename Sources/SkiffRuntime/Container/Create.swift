@@ -14,6 +14,7 @@ extension Container {
     /// `create`: validate, then set up namespaces, cgroup, mounts and the init process.
     /// Nothing is touched before validation passes; on failure everything is undone.
     public static func create(id: String, options o: CreateOptions, runtime: RuntimeOptions) throws -> Created {
+        Trace.enter("create")
         try Validation.validateID(id)
         guard Files.isDirectory(o.bundle) else { throw RuntimeError("bundle \(o.bundle) is not a directory") }
         let bundle = try Files.realPath(o.bundle)
@@ -23,13 +24,16 @@ extension Container {
             throw RuntimeError("config.json not found in bundle \(bundle)")
         }
         let spec = try Spec.parse(bytes)
+        Trace.mark("parse")
         try Validation.validate(spec, bundle: bundle)
         try LSM.validate(spec)
         if spec.process?.terminal == true && o.consoleSocket == nil && o.consoleSocketFD == nil {
             throw ConfigError("process.terminal", "a terminal needs --console-socket (or skiff run in the foreground)")
         }
         // Compiled here, before anything exists: a rule libseccomp rejects leaves nothing behind.
+        Trace.mark("validate")
         let seccomp = try spec.linux.seccomp.map(SeccompFilter.compile)
+        Trace.mark("seccomp compile")
         // Likewise the cgroup writes; fields cgroup v2 has no place for are ignored as runc does.
         let cgroupPlan = try spec.linux.resources.map { try CgroupResources.plan(raw: $0.raw) } ?? CgroupPlan()
         for w in cgroupPlan.ignored { runtime.log.warn("\(w)") }
@@ -44,6 +48,7 @@ extension Container {
             // runc's words: a config written for a newer kernel runs without what this one lacks.
             runtime.log.warn("ignoring unknown or unavailable capabilities: [\(plan.unavailableCapabilities.joined(separator: " "))]")
         }
+        Trace.mark("plan")
 
         let store = StateStore(root: runtime.root)
         let lock = try store.create(id)
@@ -53,8 +58,10 @@ extension Container {
             // keeps its config in its state too). Its own file: state.json, which every
             // state, start and list reads, stays small.
             try Files.writeNew(store.configPath(id), bytes)
+            Trace.mark("state dir")
             let created = try launch(plan: plan, seccomp: seccomp, cgroupPlan: cgroupPlan, systemdUnit: systemdUnit, options: o, runtime: runtime, store: store, lockFD: lock.fd, cleanup: &cleanup)
             withExtendedLifetime(lock) {}
+            Trace.mark("pid file")
             return created
         } catch {
             cleanup.run()
@@ -109,6 +116,7 @@ extension Container {
         if rc != 0 { throw SysError(errno, "mkfifo", fifoPath) }
         let fifoFD = try sys("open", fifoPath) { open(fifoPath, O_PATH_ | O_CLOEXEC) }
         defer { close(fifoFD) }
+        Trace.mark("exec fifo")
 
         // The cgroup exists, with its device filter, before the init does.
         var cgroup: Cgroup?
@@ -129,6 +137,7 @@ extension Container {
             throw ConfigError("linux.resources", "this host has no cgroup2 hierarchy to apply limits in")
         }
         defer { if cgroupFD >= 0 { close(cgroupFD) } }
+        Trace.mark("cgroup")
 
         var consoleSocket: Int32?
         if plan.process.terminal {
@@ -146,6 +155,7 @@ extension Container {
         // Id-mapped mounts need the host's user namespace: made here, attached by the init.
         var idmapped = try IDMappedMounts.prepare(plan)
         defer { for fd in idmapped where fd >= 0 { close(fd) } }
+        Trace.mark("console, channel, id-mapped mounts")
 
         if runtime.debug {
             runtime.log.debug("threads at clone: \(threadCount())")
@@ -161,9 +171,11 @@ extension Container {
             // The flock lives on the open file: our copy must go or `start` would wait for us.
             close(lockFD)
             parentEnd.close()
+            Trace.child("init", channel: childEnd)
             InitProcess.run(.init(plan: plan, channel: childEnd, fifoFD: fifoFD, consoleSocket: consoleSocket,
                                     seccomp: seccomp, idmappedMounts: idmapped))
         }
+        Trace.mark("clone")
         childEnd.close()
         for fd in idmapped where fd >= 0 { close(fd) }
         idmapped = []
@@ -182,9 +194,11 @@ extension Container {
             cgroup = cg
             cleanup.cgroup = cg
             close(try configure(cg, cgroupPlan, devices: plan.spec.linux.resources?.devices, mountPoint: mp))
+            Trace.mark("systemd scope")
         }
         if plan.newUserNamespace {
             try Namespaces.writeIDMaps(pid: pid, uid: plan.spec.linux.uidMappings, gid: plan.spec.linux.gidMappings)
+            Trace.mark("id maps")
         }
         try parentEnd.send(.go)
 
@@ -219,10 +233,12 @@ extension Container {
                     try? parentEnd.send(.error)
                     throw error
                 }
+                Trace.mark("init until mounted, then prestart/createRuntime hooks")
                 try parentEnd.send(.hooksDone, hookState(.creating).serialized())
             case .seccompFD:
                 try SeccompAgent.relay(payload, from: initPID, filter: seccomp, state: hookState(.creating), channel: parentEnd)
             case .ready:
+                Trace.mark("init set-up")
                 break loop
             default:
                 throw RuntimeError("unexpected sync message from the container process")
@@ -237,6 +253,7 @@ extension Container {
         record.systemdUnit = systemdUnit?.name
         record.sharesMountNamespace = !plan.hasMountNamespace
         try store.save(record)
+        Trace.mark("state save")
         if let pf = o.pidFile {
             try Files.writeAtomically(Files.absolute(pf, relativeTo: Files.cwd()), Array("\(initPID)".utf8), mode: 0o644)
         }

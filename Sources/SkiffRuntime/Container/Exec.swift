@@ -9,6 +9,7 @@ extension Container {
     /// Everything is checked before the process exists, and a failure in the process
     /// before its exec leaves the container as it was.
     public static func exec(id: String, options o: ExecOptions, runtime: RuntimeOptions) throws -> Int32 {
+        Trace.enter("exec")
         let (store, r) = try load(id, runtime: runtime)
         switch status(of: r, store: store) {
         case .stopped: throw RuntimeError("cannot exec in a stopped container")
@@ -25,6 +26,7 @@ extension Container {
         do { config = JSONNode(try JSONParser.parse(try Files.read(store.configPath(id)))) } catch {
             throw RuntimeError("container \(id): cannot read its config (\(error)); was it created by an older skiff?")
         }
+        Trace.mark("load state and config")
         let base = config["process"].isMissing ? nil : try Spec.Process(config["process"])
         let plan = try ExecPlan.make(o, base: base, file: file)
         try LSM.validate(process: plan.process)
@@ -34,6 +36,7 @@ extension Container {
         }
         let seccomp = config["linux"]["seccomp"].isMissing ? nil
             : try SeccompFilter.compile(try Spec.Seccomp(config["linux"]["seccomp"]))
+        Trace.mark("plan, seccomp compile")
 
         var cgroupFD: Int32 = -1
         var cgroupPath: String?
@@ -62,6 +65,7 @@ extension Container {
             try Namespaces.join(pidfd: pidfd, pid: r.pid, flags: CLONE_NEWPID, what: "the container's pid namespace")
         }
         let joinFlags = kinds.filter { $0 != .pid }.reduce(Int32(0)) { $0 | $1.cloneFlag }
+        Trace.mark("cgroup, pidfd, pid namespace")
 
         // A terminal in the foreground without --console-socket: we take the pty ourselves.
         var consolePair: (mine: Int32, theirs: Int32)?
@@ -97,11 +101,13 @@ extension Container {
         let pid = skiff_clone(0, cgroupFD, &placed)
         if pid == 0 {
             parentEnd.close()
+            Trace.child("process", channel: childEnd)
             ExecProcess.run(.init(plan: plan, capabilities: caps, seccomp: seccomp, channel: childEnd, pidfd: pidfd, initPID: r.pid,
                                   joinFlags: joinFlags, consoleSocket: consoleSocket, waitForGo: placed == 0,
                                   inUserNamespace: kinds.contains(.user), preserveFDs: o.preserveFDs))
         }
         let cloneErrno = errno
+        Trace.mark("clone")
         childEnd.close()
         if pid < 0 { throw SysError(cloneErrno, "clone the exec process") }
 
@@ -125,8 +131,10 @@ extension Container {
                 default: throw RuntimeError("unexpected sync message from the exec process")
                 }
             }
+            Trace.mark("process set-up until exec")
             if let pf = o.pidFile {
                 try Files.writeAtomically(Files.absolute(pf, relativeTo: Files.cwd()), Array("\(pid)".utf8), mode: 0o644)
+                Trace.mark("pid file")
             }
         } catch {
             Glibc.kill(pid, SIGKILL)
@@ -141,6 +149,8 @@ extension Container {
             master = receiveFD(pair.mine)
         }
         defer { if master >= 0 { close(master) } }
-        return Waiter(pid: pid, signalFD: signalFD, master: master).wait()
+        let status = Waiter(pid: pid, signalFD: signalFD, master: master).wait()
+        Trace.mark("the program ran")
+        return status
     }
 }

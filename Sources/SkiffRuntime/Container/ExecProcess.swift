@@ -37,9 +37,11 @@ enum ExecProcess {
         _ = skiff_prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
         ApplyProcess.closeFDs(preserveFDs: ctx.preserveFDs, keep: [ch.fd, ctx.pidfd, ctx.consoleSocket ?? -1])
         if ctx.waitForGo { try ch.expect(.go) }
+        Trace.mark("close fds")
         if ctx.joinFlags != 0 {
             try Namespaces.join(pidfd: ctx.pidfd, pid: ctx.initPID, flags: ctx.joinFlags, what: "the container's namespaces")
         }
+        Trace.mark("namespaces")
         close(ctx.pidfd)
         // Our own session, and (as runc) a session keyring of our own rather than the caller's.
         _ = setsid()
@@ -47,6 +49,7 @@ enum ExecProcess {
 
         var plan = ctx.plan
         try Passwd.resolve(&plan)
+        Trace.mark("user lookup")
         if plan.process.terminal {
             try ApplyProcess.setUpTerminal(plan.process, socket: ctx.consoleSocket, mountConsole: false)
         }

@@ -37,6 +37,7 @@ enum InitProcess {
                               keep: [ch.fd, ctx.fifoFD, ctx.consoleSocket ?? -1] + ctx.idmappedMounts)
         // Die with the runtime if it dies before we are handed over.
         try ch.expect(.go)
+        Trace.mark("close fds, wait for go")
 
         if plan.newUserNamespace {
             try sys("setresgid 0") { skiff_setresgid(0) }
@@ -62,6 +63,7 @@ enum InitProcess {
         }
         _ = setsid()
         if !plan.noNewKeyring { _ = skiff_join_session_keyring(nil) }
+        Trace.mark("namespaces")
 
         if let h = plan.spec.hostname, !h.isEmpty {
             try sys("sethostname", h) { sethostname(h, h.utf8.count) }
@@ -76,6 +78,7 @@ enum InitProcess {
         if plan.hasMountNamespace { try Rootfs.prepare(plan) }
         try Rootfs.mountAll(plan, detached: ctx.idmappedMounts)
         for fd in ctx.idmappedMounts where fd >= 0 { close(fd) }
+        Trace.mark("cwd")
         // Mounts are done: the parent runs prestart and createRuntime hooks, and sends
         // back the state (with the host pid) for the createContainer hooks.
         try ch.send(.runHooks)
@@ -83,15 +86,19 @@ enum InitProcess {
         if tag == .error { _exit(1) }
         var hookState = try JSONParser.parse(stateJSON)
         try HookRunner.run(plan.spec.hooks.createContainer, kind: "createContainer", state: hookState)
+        Trace.mark("hooks")
         try Rootfs.enter(plan)
+        Trace.mark("pivot_root")
 
         if plan.process.terminal {
             try ApplyProcess.setUpTerminal(plan.process, socket: ctx.consoleSocket, mountConsole: plan.hasMountNamespace)
+            Trace.mark("terminal")
         }
         // Sysctls before finish: readonlyPaths makes /proc/sys read-only (runc's order).
         for (key, value) in plan.spec.linux.sysctl {
             try ProcFS.write("sys/" + key.replacingDots(), value, what: "sysctl \(key)")
         }
+        Trace.mark("sysctls")
         if plan.hasMountNamespace { try Rootfs.finish(plan) }
         let apply = ApplyProcess(process: plan.process, capabilities: plan.capabilities, seccomp: ctx.seccomp,
                                  inUserNamespace: plan.newUserNamespace, preserveFDs: plan.preserveFDs)
@@ -102,6 +109,8 @@ enum InitProcess {
         for s in [SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2] {
             signal(s) { sig in _exit(128 + sig) }
         }
+        Trace.mark("signals")
+        Trace.detachChild()
         try ch.send(.ready)
         ch.close()
 

@@ -15,6 +15,7 @@ extension Container {
 
     /// `start`: release the init blocked on the exec fifo, then run poststart hooks.
     public static func start(id: String, runtime: RuntimeOptions) throws {
+        Trace.enter("start")
         try Validation.validateID(id)
         let store = StateStore(root: runtime.root)
         let lock = try store.lock(id)
@@ -26,6 +27,7 @@ extension Container {
         case .paused: throw RuntimeError("cannot start a container in the paused state")
         default: throw RuntimeError("cannot start an already running container")
         }
+        Trace.mark("lock, load state")
         let fifoPath = store.fifoPath(id)
         // O_NONBLOCK: opening never waits, and a dead init cannot hang us.
         let fifo = try sys("open exec fifo", fifoPath) { open(fifoPath, O_RDONLY | O_NONBLOCK | O_CLOEXEC) }
@@ -47,6 +49,7 @@ extension Container {
             fds[0].revents = 0
         }
         unlink(fifoPath)
+        Trace.mark("release the init")
         // The init keeps its end open (close-on-exec) through the startContainer hooks until
         // it execs the program: EOF means the program was executed (or the init died), and
         // only then may poststart hooks run (config.md).
@@ -57,6 +60,7 @@ extension Container {
             var p = pollfd(fd: fifo, events: Int16(POLLIN), revents: 0)
             _ = poll(&p, 1, -1)
         }
+        Trace.mark("wait for the exec")
         let state = OCIState.forHooks(id: id, pid: r.pid, status: .running, bundle: r.bundle, annotations: r.annotations)
         if !r.poststart.isEmpty {
             do {
@@ -68,6 +72,7 @@ extension Container {
                 waitGone(r)
                 throw error
             }
+            Trace.mark("poststart hooks")
         }
     }
 
@@ -103,6 +108,7 @@ extension Container {
 
     /// `delete [--force] ID`.
     public static func delete(id: String, force: Bool, runtime: RuntimeOptions) throws {
+        Trace.enter("delete")
         try Validation.validateID(id)
         let store = StateStore(root: runtime.root)
         guard store.exists(id) else {
@@ -118,6 +124,7 @@ extension Container {
             return
         }
         let st = status(of: r, store: store)
+        Trace.mark("lock, load state")
         switch st {
         case .stopped, .created:
             break
@@ -127,15 +134,20 @@ extension Container {
         if st != .stopped {
             if let cg = r.cgroupPath { Cgroup(path: cg).signalAll(SIGKILL) }
             try? signalInit(r, SIGKILL)
+            Trace.mark("kill")
             waitGone(r)
+            Trace.mark("wait for the init to exit")
         }
         if let unit = r.systemdUnit {
             // Stopping the scope kills what is left and removes its cgroup.
             try SystemdManager.stop(SystemdUnit(slice: "", name: unit))
+            Trace.mark("stop systemd scope")
         }
         if let cg = r.cgroupPath { try Cgroup(path: cg).destroy() }
+        Trace.mark("remove cgroup")
         if r.sharesMountNamespace { Mounts.unmountAll(under: r.rootfs) }
         store.remove(id)
+        Trace.mark("remove state dir")
         if !r.poststop.isEmpty {
             let state = OCIState.forHooks(id: id, pid: 0, status: .stopped, bundle: r.bundle, annotations: r.annotations)
             // runtime.md: a failing poststop hook is a warning; the others still run.

@@ -38,6 +38,8 @@ extension Container {
             throw error
         }
         let status = Waiter(pid: created.record.pid, signalFD: sigfd, master: master).wait()
+        Trace.enter("run")
+        Trace.mark("the program ran")
         if !keep { try delete(id: id, force: true, runtime: runtime) }
         return status
     }

@@ -14,6 +14,7 @@ public struct Channel {
         case seccompDone = 0x73 // parent → child: the agent has it
         case warning = 0x57     // child → parent: a line for the runtime's log; set-up goes on
         case debug = 0x64       // child → parent: a line for the log at debug level (--debug)
+        case trace = 0x54       // child → parent: a start-up trace mark (handled in receive)
     }
 
     public let fd: Int32
@@ -42,6 +43,10 @@ public struct Channel {
             }
             if n == 0 { return nil }
             guard let tag = Tag(rawValue: buf[0]) else { throw RuntimeError("bad sync message from the container process") }
+            if tag == .trace {
+                Trace.relay(String(decoding: buf[1..<n], as: UTF8.self))
+                continue
+            }
             return (tag, String(decoding: buf[1..<n], as: UTF8.self))
         }
     }

@@ -99,6 +99,8 @@ public enum ExeProtection {
             close(fd)
             throw RuntimeError("the view is still writable")
         }
+        Trace.mark("protect binary")
+        Trace.handOverToReexec()
         _ = skiff_execveat_fd(fd, CommandLine.unsafeArgv, environ)
         let e = errno
         close(fd)

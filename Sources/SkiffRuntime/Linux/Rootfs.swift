@@ -11,6 +11,7 @@ enum Rootfs {
         // root after the pivot, where it cannot leak the set-up mounts to the host.
         try Mounts.mount(nil, "/", nil, UInt(MS_SLAVE | MS_REC), nil)
         try Mounts.mount(plan.rootfs, plan.rootfs, "bind", UInt(MS_BIND | MS_REC), nil)
+        Trace.mark("rootfs bind")
     }
 
     /// `detached`: the parent's id-mapped mounts, one fd per planned mount (-1: none), or empty.
@@ -19,6 +20,7 @@ enum Rootfs {
         defer { close(root.rootFD) }
         for (i, m) in plan.mounts.enumerated() {
             try mountOne(m, root: root, plan: plan, detached: i < detached.count ? detached[i] : -1)
+            Trace.mark("mount \(m.destination)")
         }
         if plan.setupDev {
             for d in Devices.defaults + plan.spec.linux.devices {
@@ -28,6 +30,7 @@ enum Rootfs {
         } else {
             for d in plan.spec.linux.devices { try Devices.create(d, in: root, bindFromHost: plan.newUserNamespace) }
         }
+        Trace.mark("devices")
         // A missing cwd is created inside the rootfs while it is still writable, as runc does.
         if plan.process.cwd.hasPrefix("/") {
             do { close(try root.openOrCreate(plan.process.cwd, file: false)) } catch let e as SysError where e.errno == ELOOP {
@@ -127,7 +130,9 @@ enum Rootfs {
                 continue
             }
         }
+        Trace.mark("readonly paths")
         try MaskedPaths.apply(linux.maskedPaths)
+        Trace.mark("masked paths")
         if plan.spec.root?.readonly == true {
             // Keep the flags the bind already has (nodev etc.): remount with them plus ro.
             var fs = statvfs()
@@ -141,5 +146,6 @@ enum Rootfs {
         if let p = linux.rootfsPropagation, let f = MountOptions.propagationFlags[p] {
             try Mounts.mount(nil, "/", nil, f, nil)
         }
+        Trace.mark("readonly root, propagation")
     }
 }
