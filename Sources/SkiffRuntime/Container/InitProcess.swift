@@ -80,13 +80,18 @@ enum InitProcess {
         for fd in ctx.idmappedMounts where fd >= 0 { close(fd) }
         Trace.mark("cwd")
         // Mounts are done: the parent runs prestart and createRuntime hooks, and sends
-        // back the state (with the host pid) for the createContainer hooks.
-        try ch.send(.runHooks)
-        guard let (tag, stateJSON) = try ch.receive() else { throw RuntimeError("runtime went away") }
-        if tag == .error { _exit(1) }
-        var hookState = try JSONParser.parse(stateJSON)
-        try HookRunner.run(plan.spec.hooks.createContainer, kind: "createContainer", state: hookState)
-        Trace.mark("hooks")
+        // back the state (with the host pid) for the createContainer hooks. Without any
+        // hook that round trip is skipped.
+        let hooks = plan.spec.hooks
+        var hookState = JSON.null
+        if !(hooks.prestart.isEmpty && hooks.createRuntime.isEmpty && hooks.createContainer.isEmpty && hooks.startContainer.isEmpty) {
+            try ch.send(.runHooks)
+            guard let (tag, stateJSON) = try ch.receive() else { throw RuntimeError("runtime went away") }
+            if tag == .error { _exit(1) }
+            hookState = try JSONParser.parse(stateJSON)
+            try HookRunner.run(hooks.createContainer, kind: "createContainer", state: hookState)
+            Trace.mark("hooks")
+        }
         try Rootfs.enter(plan)
         Trace.mark("pivot_root")
 
