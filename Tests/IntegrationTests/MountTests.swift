@@ -146,6 +146,38 @@ final class MountTests: XCTestCase {
         XCTAssertTrue(opts(mountLine(r.stdout, "/dev/shm")).isSuperset(of: ["nosuid", "noexec", "nodev", "size=65536k"]))
     }
 
+    /// In the host's cgroup namespace the cgroup2 mount is a bind of the host's (a new
+    /// mount there would reset the hierarchy's options and wait for an RCU grace period):
+    /// the whole hierarchy from its root, the container's own cgroup in it, read-only.
+    /// With a cgroup namespace it is a new mount whose root is the container's cgroup.
+    func testCgroupMountShowsTheHierarchy() throws {
+        let script = "cat /proc/self/cgroup; echo ino=$(stat -c %i /sys/fs/cgroup); grep ' /sys/fs/cgroup ' /proc/self/mountinfo; " +
+            "cg=$(sed -n 's/^0:://p' /proc/self/cgroup); test -d /sys/fs/cgroup$cg && echo own=visible; " +
+            "touch /sys/fs/cgroup/cgroup.x 2>/dev/null || echo write=refused"
+        let host = run(script) { c in
+            var l = c["linux"] as! [String: Any]
+            l["namespaces"] = CT.namespaces(["pid", "network", "ipc", "uts", "mount"])
+            c["linux"] = l
+        }
+        XCTAssertEqual(host.status, 0, host.stderr)
+        XCTAssertEqual(CT.keyValues(host.stdout)["ino"], "1", "the hierarchy's root: \(host.stdout)")
+        XCTAssertTrue(host.stdout.contains("0::/skiff/"), host.stdout)
+        XCTAssertEqual(CT.keyValues(host.stdout)["own"], "visible", host.stdout)
+        XCTAssertEqual(CT.keyValues(host.stdout)["write"], "refused", host.stdout)
+        let line = try XCTUnwrap(host.stdout.split(separator: "\n").first { $0.contains(" /sys/fs/cgroup ") })
+        XCTAssertTrue(line.contains(" - cgroup2 "), String(line))
+        XCTAssertEqual(line.split(separator: " ")[3], "/", "mounted from the hierarchy's root: \(line)")
+
+        let own = run(script) { c in
+            var l = c["linux"] as! [String: Any]
+            l["namespaces"] = CT.namespaces(["pid", "network", "ipc", "uts", "mount", "cgroup"])
+            c["linux"] = l
+        }
+        XCTAssertEqual(own.status, 0, own.stderr)
+        XCTAssertTrue(own.stdout.split(separator: "\n").contains("0::/"), "its own cgroup is its root: \(own.stdout)")
+        XCTAssertEqual(CT.keyValues(own.stdout)["write"], "refused", own.stdout)
+    }
+
     /// Extra instances of proc/sysfs/mqueue/devpts at other places.
     func testExtraSpecialMounts() {
         let r = run("cat /proc/mounts; echo self=$(readlink /mnt/p/self)", mounts: [

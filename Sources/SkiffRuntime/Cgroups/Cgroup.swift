@@ -26,6 +26,24 @@ public struct Cgroup {
         return nil
     }
 
+    /// /proc/self/ns/cgroup's inode in the initial cgroup namespace (PROC_CGROUP_INIT_INO).
+    static let initialNamespaceInode: UInt = 0xEFFF_FFFB
+    /// kernfs numbers a hierarchy's root directory 1.
+    static let hierarchyRootInode: UInt = 1
+
+    /// The cgroup2 mount a container in our cgroup namespace can bind instead of mounting
+    /// cgroup2 anew (Linux/CgroupMount.swift): only when we are in the initial cgroup
+    /// namespace and the mount shows the hierarchy from its root, which is what a new
+    /// mount there would show.
+    public static func bindableHostMount(_ mountPoint: String?) -> String? {
+        guard let mp = mountPoint else { return nil }
+        var ns = stat()
+        guard stat("/proc/self/ns/cgroup", &ns) == 0, UInt(ns.st_ino) == initialNamespaceInode else { return nil }
+        var st = stat()
+        guard stat(mp, &st) == 0, UInt(st.st_ino) == hierarchyRootInode else { return nil }
+        return mp
+    }
+
     /// Where a container's cgroup goes: linux.cgroupsPath (absolute or relative, both
     /// taken from the hierarchy's root, as runc's cgroupfs driver does) or /skiff/<id>.
     public static func resolve(cgroupsPath: String?, id: String, mountPoint: String) -> String {

@@ -42,8 +42,11 @@ extension Container {
         if runtime.cgroupManager == .disabled && !cgroupPlan.isEmpty {
             throw ConfigError("linux.resources", "limits need a cgroup, and --cgroup-manager is disabled")
         }
-        let plan = try LaunchPlan.make(id: id, bundle: bundle, spec: spec, noPivot: o.noPivot,
+        var plan = try LaunchPlan.make(id: id, bundle: bundle, spec: spec, noPivot: o.noPivot,
                                        noNewKeyring: o.noNewKeyring, preserveFDs: o.preserveFDs)
+        if !plan.hasCgroupNamespace && plan.mounts.contains(where: { $0.type == "cgroup2" }) {
+            plan.hostCgroupMount = Cgroup.bindableHostMount(Cgroup.mountPoint())
+        }
         if !plan.unavailableCapabilities.isEmpty {
             // runc's words: a config written for a newer kernel runs without what this one lacks.
             runtime.log.warn("ignoring unknown or unavailable capabilities: [\(plan.unavailableCapabilities.joined(separator: " "))]")

@@ -47,6 +47,13 @@ public struct LaunchPlan {
     /// Whether skiff populates /dev (not when /dev is bind-mounted from outside).
     public var setupDev: Bool
     public var noPivot: Bool
+    /// The host's cgroup2 mount, when the container's cgroup2 mounts are made as binds of
+    /// it (it stays in the host's cgroup namespace: Linux/CgroupMount.swift). Set by create.
+    public var hostCgroupMount: String?
+    /// Whether the init gets or joins a cgroup namespace of its own.
+    public var hasCgroupNamespace: Bool {
+        unshareFlags & CLONE_NEWCGROUP != 0 || joins.contains { $0.0 == .cgroup }
+    }
     public var noNewKeyring: Bool
     public var preserveFDs: Int32
     /// process.capabilities as masks for this kernel (nil: left as they are).
@@ -107,7 +114,7 @@ public struct LaunchPlan {
                           cloneFlags: clone, unshareFlags: unshare, joins: joins, forkAfterJoin: forkAfterJoin,
                           newUserNamespace: clone & UInt64(CLONE_NEWUSER) != 0 || (!joinsUser && unshare & CLONE_NEWUSER != 0),
                           newTimeNamespace: unshare & 0x80 != 0, hasMountNamespace: kinds.contains(.mount),
-                          mounts: mounts, setupDev: !devBound, noPivot: noPivot, noNewKeyring: noNewKeyring,
+                          mounts: mounts, setupDev: !devBound, noPivot: noPivot, hostCgroupMount: nil, noNewKeyring: noNewKeyring,
                           preserveFDs: preserveFDs, capabilities: caps, unavailableCapabilities: caps?.unavailable ?? [])
     }
 
