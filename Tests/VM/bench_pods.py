@@ -2,7 +2,7 @@
 """Pod start latency through containerd's CRI, in the VM: skiff, runc and crun as
 runtime handlers of one containerd, driven as the kubelet drives it, interleaved pod
 by pod (skiff runc crun, then runc crun skiff, ...) so that the machine's drift hits
-all three alike. Run by scripts/vm/bench-pods.sh; a benchmark, not a test.
+all three alike. Run by scripts/vm/bench.sh; a benchmark, not a test.
 
     start     RunPodSandbox + CreateContainer + StartContainer (the pod is running)
     teardown  StopPodSandbox + RemovePodSandbox
