@@ -18,6 +18,7 @@ import math
 import os
 import resource
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -265,15 +266,19 @@ def delete_all(rt, ids, k):
 
 def scenario_rss(runtimes, args, uid):
     """Peak RSS of the runtime's processes during run (the largest of them, as wait4
-    reports), and of the init before it execs: the container's program is /maxrss, which
-    prints its getrusage maxrss, which the kernel carries over from the image it replaced."""
+    reports it to the small rss-run program), and of the init before it execs: the
+    container's program is /maxrss, which prints its getrusage maxrss, which the kernel
+    carries over from the image it replaced."""
     res = {rt.name: {"tree": [], "init": []} for rt in runtimes}
-    out = "/tmp/skiff-bench-maxrss"
+    rss_run = f"{args.work}/rss-run"
     for i in range(args.rss_rounds):
         for rt in runtimes:
-            _, _, tree = spawn(rt.argv("run", "-b", rt.rss_bundle, f"{uid}-rss-{i}"), stdout=out)
-            with open(out) as f:
-                init = int(f.read().split()[0])
+            r = subprocess.run([rss_run] + rt.argv("run", "-b", rt.rss_bundle, f"{uid}-rss-{i}"),
+                               stdin=subprocess.DEVNULL, capture_output=True, text=True)
+            if r.returncode != 0:
+                raise Failed(f"{rt.name} run for RSS: exit {r.returncode}: {r.stderr.strip()}")
+            init = int(r.stdout.split()[0])
+            tree = int(r.stderr.split("maxrss ")[-1].split()[0])
             res[rt.name]["tree"].append(tree)
             res[rt.name]["init"].append(init)
     rows = [("runtime", "run, largest process KiB", "init before exec KiB")]

@@ -48,6 +48,24 @@ cat >"$work/maxrss.c" <<'C'
 int main(void) { struct rusage r; getrusage(RUSAGE_SELF, &r); printf("%ld\n", r.ru_maxrss); return 0; }
 C
 "$cc" -O2 -static -o "$rootfs/maxrss" "$work/maxrss.c"
+# rss-run: runs a command and prints the largest RSS among it and the children it
+# reaped (wait4's ru_maxrss). Started from this tiny program, not from python, so that
+# the figure does not carry the python interpreter's RSS over the exec.
+cat >"$work/rss-run.c" <<'C'
+#include <stdio.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    pid_t pid = fork();
+    if (pid == 0) { execv(argv[1], argv + 1); _exit(127); }
+    int status; struct rusage r;
+    if (wait4(pid, &status, 0, &r) < 0) return 126;
+    fprintf(stderr, "maxrss %ld\n", r.ru_maxrss);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 125;
+}
+C
+"$cc" -O2 -static -o "$work/rss-run" "$work/rss-run.c"
 
 # One config for all three: runc's default spec, no terminal, no linux.resources (crun
 # cannot apply them on this host), ociVersion 1.0.2 (crun 1.8 wants 1.0.x).
