@@ -13,6 +13,9 @@ func writeStderrLine(_ s: String) {
     _ = b.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
 }
 
+let tableMinWidth = 12
+let tablePadding = 3
+
 func printList(_ states: [OCIState], format: String, quiet: Bool) throws {
     if quiet {
         out(states.map { $0.record.id + "\n" }.joined())
@@ -27,16 +30,21 @@ func printList(_ states: [OCIState], format: String, quiet: Bool) throws {
             [s.record.id, String(s.status == .stopped ? 0 : s.record.pid), s.status.rawValue, s.record.bundle,
              s.record.created, s.record.owner.isEmpty ? "root" : s.record.owner]
         }
-        // Go's tabwriter as runc uses it: min width 12, padding 3, last column unpadded.
-        var widths = [Int](repeating: 12, count: 6)
-        for r in rows { for (i, c) in r.enumerated() where i < 5 { widths[i] = max(widths[i], c.count + 3) } }
+        // Go's tabwriter as runc uses it: min width 12, padding 3, last column unpadded;
+        // widths in runes (Unicode scalars), as Go counts them. One write for the table.
+        var widths = [Int](repeating: tableMinWidth, count: 6)
         for r in rows {
-            var line = ""
-            for (i, c) in r.enumerated() {
-                line += i < 5 ? c + String(repeating: " ", count: widths[i] - c.count) : c
-            }
-            out(line + "\n")
+            for (i, c) in r.enumerated() where i < 5 { widths[i] = max(widths[i], c.unicodeScalars.count + tablePadding) }
         }
+        var text: [UInt8] = []
+        for r in rows {
+            for (i, c) in r.enumerated() {
+                text.append(contentsOf: c.utf8)
+                if i < 5 { text.append(contentsOf: repeatElement(UInt8(ascii: " "), count: widths[i] - c.unicodeScalars.count)) }
+            }
+            text.append(UInt8(ascii: "\n"))
+        }
+        try Files.writeAll(1, text, "stdout")
     default:
         throw UsageError(description: "invalid format option \"\(format)\" (want table or json)")
     }

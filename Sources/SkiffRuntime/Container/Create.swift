@@ -254,6 +254,7 @@ extension Container {
             cgroupPath: cgroup?.path, poststart: plan.spec.hooks.poststart, poststop: plan.spec.hooks.poststop,
             resources: plan.spec.linux.resources?.raw, cgroupDriver: systemdUnit == nil ? "cgroupfs" : "systemd")
         record.systemdUnit = systemdUnit?.name
+        record.pidInode = PidIdentity.inode(of: initPID)
         record.sharesMountNamespace = !plan.hasMountNamespace
         try store.save(record)
         Trace.mark("state save")

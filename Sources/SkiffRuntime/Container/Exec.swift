@@ -53,7 +53,7 @@ extension Container {
         defer { if cgroupFD >= 0 { close(cgroupFD) } }
 
         let pidfd = skiff_pidfd_open(r.pid)
-        guard pidfd >= 0, ProcStat.isAlive(r.pid, startTime: r.pidStartTime) else {
+        guard pidfd >= 0, r.initIsAlive else {
             if pidfd >= 0 { close(pidfd) }
             throw RuntimeError("cannot exec in a stopped container")
         }

@@ -42,7 +42,7 @@ extension Container {
             var byte: UInt8 = 0
             let got = read(fifo, &byte, 1)
             if got == 1 { break }
-            if fds[1].revents != 0 || !ProcStat.isAlive(r.pid, startTime: r.pidStartTime) {
+            if fds[1].revents != 0 || !r.initIsAlive {
                 unlink(fifoPath)
                 throw RuntimeError("container process exited before start")
             }
@@ -100,7 +100,7 @@ extension Container {
             throw SysError(errno, "pidfd_open \(r.pid)")
         }
         defer { close(pidfd) }
-        guard ProcStat.isAlive(r.pid, startTime: r.pidStartTime) else { throw RuntimeError("container not running") }
+        guard r.initIsAlive else { throw RuntimeError("container not running") }
         if skiff_pidfd_send_signal(pidfd, sig) != 0 && errno != ESRCH {
             throw SysError(errno, "signal container init")
         }
@@ -164,7 +164,7 @@ extension Container {
             close(pidfd)
             return
         }
-        for _ in 0..<10_000 where ProcStat.isAlive(r.pid, startTime: r.pidStartTime) { usleep(1000) }
+        for _ in 0..<10_000 where r.initIsAlive { usleep(1000) }
     }
 
     public static func list(runtime: RuntimeOptions) -> [OCIState] {

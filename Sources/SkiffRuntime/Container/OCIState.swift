@@ -38,7 +38,7 @@ public struct OCIState {
 extension Container {
     /// Status from what the kernel says, not from a stored word.
     public static func status(of r: ContainerRecord, store: StateStore) -> ContainerStatus {
-        guard ProcStat.isAlive(r.pid, startTime: r.pidStartTime) else { return .stopped }
+        guard r.initIsAlive else { return .stopped }
         if Files.exists(store.fifoPath(r.id)) { return .created }
         if let cg = r.cgroupPath, Cgroup(path: cg).isFrozen { return .paused }
         return .running

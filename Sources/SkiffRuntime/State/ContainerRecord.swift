@@ -6,6 +6,8 @@ public struct ContainerRecord {
     public var pid: Int32
     /// /proc/<pid>/stat start time, so a recycled pid is never taken for our init.
     public var pidStartTime: UInt64
+    /// The init's pidfs inode (never reused), or 0 (older kernels, older records).
+    public var pidInode: UInt64 = 0
     public var bundle: String
     public var rootfs: String
     public var created: String
@@ -43,6 +45,7 @@ public struct ContainerRecord {
         o["id"] = .string(id)
         o["pid"] = .int(pid)
         o["pidStartTime"] = .int(pidStartTime)
+        if pidInode != 0 { o["pidInode"] = .int(pidInode) }
         o["bundle"] = .string(bundle)
         o["rootfs"] = .string(rootfs)
         o["created"] = .string(created)
@@ -63,6 +66,7 @@ public struct ContainerRecord {
         id = try n["id"].requiredString()
         pid = try n["pid"].requiredInteger()
         pidStartTime = try n["pidStartTime"].integer() ?? 0
+        pidInode = try n["pidInode"].integer() ?? 0
         bundle = try n["bundle"].string() ?? ""
         rootfs = try n["rootfs"].string() ?? ""
         created = try n["created"].string() ?? ""

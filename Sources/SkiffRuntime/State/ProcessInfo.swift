@@ -1,4 +1,5 @@
 import Glibc
+import CSkiffInit
 
 /// Reads /proc/<pid>/stat: the process state letter and its start time.
 public enum ProcStat {
@@ -7,14 +8,30 @@ public enum ProcStat {
         public var startTime: UInt64
     }
 
+    /// Field 22 of the stat line, counted from the state (field 3).
+    static let startTimeField = 22 - 3
+
+    /// Parsed from the bytes, with no String in between: `list` reads one per container.
     public static func read(_ pid: Int32) -> Info? {
         guard pid > 0, let bytes = try? Files.read("/proc/\(pid)/stat") else { return nil }
-        // The command name is in parentheses and may contain anything: split after the last ')'.
-        guard let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
-        let rest = String(decoding: bytes[(close + 2)...], as: UTF8.self).split(separator: " ")
-        // rest[0] is field 3 (state); start time is field 22.
-        guard rest.count > 19, let st = rest[0].first, let start = UInt64(rest[19]) else { return nil }
-        return Info(state: st, startTime: start)
+        // The command name is in parentheses and may contain anything: fields start after the last ')'.
+        guard let close = bytes.lastIndex(of: UInt8(ascii: ")")), close + 2 < bytes.count else { return nil }
+        let state = bytes[close + 2]
+        var field = 0
+        var i = close + 2
+        while i < bytes.count && field < startTimeField {
+            if bytes[i] == UInt8(ascii: " ") { field += 1 }
+            i += 1
+        }
+        var start: UInt64 = 0
+        var digits = 0
+        while i < bytes.count, bytes[i] >= UInt8(ascii: "0"), bytes[i] <= UInt8(ascii: "9") {
+            start = start &* 10 &+ UInt64(bytes[i] - UInt8(ascii: "0"))
+            digits += 1
+            i += 1
+        }
+        guard field == startTimeField, digits > 0 else { return nil }
+        return Info(state: Character(Unicode.Scalar(state)), startTime: start)
     }
 
     /// Alive and the same process we started (not a zombie, not a recycled pid).
@@ -22,5 +39,43 @@ public enum ProcStat {
         guard let info = read(pid) else { return false }
         if info.state == "Z" || info.state == "X" { return false }
         return startTime == 0 || info.startTime == startTime
+    }
+}
+
+/// pidfs (Linux 6.9+) numbers each process's pidfd inode with an id the kernel never
+/// reuses: recorded at create, it tells our init from a recycled pid with a pidfd_open
+/// and an fstat, where /proc/<pid>/stat costs a text rendering of 52 fields (list
+/// checks one per container).
+public enum PidIdentity {
+    static let pidfsMagic = 0x5049_4446
+
+    /// The process's pidfs inode, or 0 where pidfds do not live on pidfs.
+    public static func inode(of pid: Int32) -> UInt64 {
+        let fd = skiff_pidfd_open(pid)
+        guard fd >= 0 else { return 0 }
+        defer { close(fd) }
+        var st = stat()
+        guard skiff_fd_fs_type(fd) == pidfsMagic, fstat(fd, &st) == 0 else { return 0 }
+        return UInt64(st.st_ino)
+    }
+
+    /// Alive (not exited, not reaped) and the process whose inode was recorded.
+    public static func isAlive(_ pid: Int32, inode: UInt64) -> Bool {
+        let fd = skiff_pidfd_open(pid)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, UInt64(st.st_ino) == inode else { return false }
+        // A pidfd polls readable once the process has exited (a zombie included).
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&p, 1, 0) == 0
+    }
+}
+
+extension ContainerRecord {
+    /// The init is alive and still ours: by its pidfs inode where recorded, else by its
+    /// /proc start time.
+    public var initIsAlive: Bool {
+        pidInode != 0 ? PidIdentity.isAlive(pid, inode: pidInode) : ProcStat.isAlive(pid, startTime: pidStartTime)
     }
 }
