@@ -100,8 +100,10 @@ extension Container {
     static func configure(_ cg: Cgroup, _ cgroupPlan: CgroupPlan, devices: [Spec.DeviceRule]?, mountPoint: String) throws -> Int32 {
         if !cgroupPlan.isEmpty { try CgroupWriter.apply(cgroupPlan, mountPoint: mountPoint, cgroupPath: cg.path) }
         let fd = try cg.openDirectory()
+        Trace.mark("cgroup")
         do {
             try DeviceFilter.attach(rules: DeviceFilter.rules(for: devices ?? []), cgroupFD: fd)
+            Trace.mark("device filter")
         } catch {
             close(fd)
             throw error
@@ -140,7 +142,6 @@ extension Container {
             throw ConfigError("linux.resources", "this host has no cgroup2 hierarchy to apply limits in")
         }
         defer { if cgroupFD >= 0 { close(cgroupFD) } }
-        Trace.mark("cgroup")
 
         var consoleSocket: Int32?
         if plan.process.terminal {
