@@ -121,25 +121,25 @@ final class DeviceFilterTests: XCTestCase {
     func testDenyAllOnlyReturnsZero() {
         let prog = DeviceFilter.program(for: [DeviceFilter.denyAll])
         MiniBPF.checkShape(prog)
-        // 6 context loads, then "r0 = 0; exit" and nothing unreachable after it.
-        XCTAssertEqual(prog.count, 8)
-        XCTAssertEqual(prog[6], DeviceFilter.insn(0xb4, dst: 0, imm: 0))
-        XCTAssertEqual(prog[7], DeviceFilter.insn(0x95))
+        // The access bits loaded (2), then "r0 = 0; exit" and nothing unreachable after it.
+        XCTAssertEqual(prog.count, 4)
+        XCTAssertEqual(prog[2], DeviceFilter.insn(0xb4, dst: 0, imm: 0))
+        XCTAssertEqual(prog[3], DeviceFilter.insn(0x95))
         for (t, acc) in [(devChr, accR), (devChr, accR | accW), (devBlk, accM), (devChr, accM | accR | accW)] {
             XCTAssertFalse(decide([DeviceFilter.denyAll], t, 1, 3, acc))
         }
         // An empty list also denies.
         XCTAssertFalse(decide([], devChr, 1, 3, accR))
-        XCTAssertEqual(DeviceFilter.program(for: []).count, 8)
+        XCTAssertEqual(DeviceFilter.program(for: []).count, 4)
     }
 
     func testInstructionCountSanity() {
         let rules = DeviceFilter.rules(for: [])
         let prog = DeviceFilter.program(for: rules)
         MiniBPF.checkShape(prog)
-        // prologue 6 + per rule at most 8 + trailing 2.
-        XCTAssertGreaterThan(prog.count, 6 + rules.count * 3)
-        XCTAssertLessThanOrEqual(prog.count, 6 + rules.count * 8 + 2)
+        // prologue 2 + per rule at most 12 (each loads what it compares) + trailing 2.
+        XCTAssertGreaterThan(prog.count, 2 + rules.count * 3)
+        XCTAssertLessThanOrEqual(prog.count, 2 + rules.count * 12 + 2)
         // Deny-all is last in reverse order and unconditional: no trailing default.
         XCTAssertEqual(prog[prog.count - 2], DeviceFilter.insn(0xb4, dst: 0, imm: 0))
         XCTAssertEqual(prog.last, DeviceFilter.insn(0x95))

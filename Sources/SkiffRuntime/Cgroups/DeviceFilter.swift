@@ -53,6 +53,9 @@ public enum DeviceFilter {
     static let accRead: Int32 = 2     // BPF_DEVCG_ACC_READ
     static let accWrite: Int32 = 4    // BPF_DEVCG_ACC_WRITE
     static let accAll: Int32 = 7
+    // struct bpf_cgroup_dev_ctx: access_type at 0, major at 4, minor at 8.
+    static let ctxMajor: Int16 = 4
+    static let ctxMinor: Int16 = 8
 
     // Opcodes used (class | op | source).
     static let opLdxMemW: UInt8 = 0x61   // BPF_LDX | BPF_MEM | BPF_W
@@ -86,16 +89,17 @@ public enum DeviceFilter {
         return bits
     }
 
-    /// Registers: r1 = ctx, then scratch; r2 = device type; r3 = undecided
-    /// access bits; r4 = major; r5 = minor; r0 = verdict.
+    /// Registers: r1 = ctx; r2 = device type; r3 = undecided access bits;
+    /// r4 = major; r5 = minor; r6 scratch; r0 = verdict.
+    /// Each rule loads the fields it compares from ctx itself, although they never
+    /// change: what a register held when an earlier rule's comparison branched is then
+    /// dead at the next rule, so the verifier sees the paths into a rule as one state and
+    /// prunes them, instead of walking the rest of the list once per path (that walk
+    /// was most of the 0.6 ms a load took).
     public static func program(for rules: [Spec.DeviceRule]) -> [UInt64] {
         var prog: [UInt64] = [
-            insn(opLdxMemW, dst: 2, src: 1, off: 0),     // r2 = ctx->access_type
-            insn(opAnd32Imm, dst: 2, imm: 0xffff),        // r2 &= 0xffff (type)
             insn(opLdxMemW, dst: 3, src: 1, off: 0),     // r3 = ctx->access_type
             insn(opRsh32Imm, dst: 3, imm: 16),            // r3 >>= 16 (access)
-            insn(opLdxMemW, dst: 4, src: 1, off: 4),     // r4 = ctx->major
-            insn(opLdxMemW, dst: 5, src: 1, off: 8),     // r5 = ctx->minor
         ]
         // The verifier rejects unreachable instructions, so stop after a rule
         // that always returns, and only add the final "deny" if some rule can
@@ -104,24 +108,28 @@ public enum DeviceFilter {
         for rule in rules.reversed() {
             // Each block is built with jumps to "the end of this block"
             // (marked with the placeholder offset), patched afterwards.
-            var block: [(op: UInt8, dst: UInt8, src: UInt8, imm: Int32, toNext: Bool)] = []
-            func add(_ op: UInt8, dst: UInt8 = 0, src: UInt8 = 0, imm: Int32 = 0, toNext: Bool = false) {
-                block.append((op, dst, src, imm, toNext))
+            var block: [(op: UInt8, dst: UInt8, src: UInt8, off: Int16, imm: Int32, toNext: Bool)] = []
+            func add(_ op: UInt8, dst: UInt8 = 0, src: UInt8 = 0, off: Int16 = 0, imm: Int32 = 0, toNext: Bool = false) {
+                block.append((op, dst, src, off, imm, toNext))
             }
             let bits = accessBits(rule.access)
             if bits == 0 { continue }  // names no access: changes nothing
             switch rule.type {
             case "a": break
-            case "c": add(opJneImm, dst: 2, imm: devChar, toNext: true)
-            case "b": add(opJneImm, dst: 2, imm: devBlock, toNext: true)
+            case "c", "b":
+                add(opLdxMemW, dst: 2, src: 1)                 // r2 = ctx->access_type
+                add(opAnd32Imm, dst: 2, imm: 0xffff)           // r2 &= 0xffff (type)
+                add(opJneImm, dst: 2, imm: rule.type == "c" ? devChar : devBlock, toNext: true)
             default: continue  // unknown type: matches no device
             }
             if let major = rule.major, major >= 0 {
                 guard major <= Int64(UInt32.max) else { continue }  // matches no device
+                add(opLdxMemW, dst: 4, src: 1, off: ctxMajor)  // r4 = ctx->major
                 add(opJne32Imm, dst: 4, imm: Int32(bitPattern: UInt32(major)), toNext: true)
             }
             if let minor = rule.minor, minor >= 0 {
                 guard minor <= Int64(UInt32.max) else { continue }
+                add(opLdxMemW, dst: 5, src: 1, off: ctxMinor)  // r5 = ctx->minor
                 add(opJne32Imm, dst: 5, imm: Int32(bitPattern: UInt32(minor)), toNext: true)
             }
             if rule.allow {
@@ -132,16 +140,16 @@ public enum DeviceFilter {
                 add(opMov32Imm, dst: 0, imm: 1)
             } else {
                 if bits != accAll {
-                    add(opMov32Reg, dst: 1, src: 3)                 // r1 = r3
-                    add(opAnd32Imm, dst: 1, imm: bits)              // r1 &= bits
-                    add(opJeqImm, dst: 1, imm: 0, toNext: true)     // no denied bit requested: go on
+                    add(opMov32Reg, dst: 6, src: 3)                 // r6 = r3
+                    add(opAnd32Imm, dst: 6, imm: bits)              // r6 &= bits
+                    add(opJeqImm, dst: 6, imm: 0, toNext: true)     // no denied bit requested: go on
                 }
                 add(opMov32Imm, dst: 0, imm: 0)
             }
             add(opExit)
             for (i, ins) in block.enumerated() {
                 // Jump target is the first instruction after the block: pc + 1 + off.
-                let off = ins.toNext ? Int16(block.count - i - 1) : 0
+                let off = ins.toNext ? Int16(block.count - i - 1) : ins.off
                 prog.append(insn(ins.op, dst: ins.dst, src: ins.src, off: off, imm: ins.imm))
             }
             if !block.contains(where: { $0.toNext }) {
