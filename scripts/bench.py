@@ -118,14 +118,25 @@ def table(title, rows, note=""):
     sys.stdout.flush()
 
 
+GAP_S = 0.0  # set from --gap-ms in main()
+
+
 def interleaved(runtimes, rounds, warmup, step):
-    """step(rt, i) -> (wall, cpu). Round by round, every runtime once per round."""
+    """step(rt, i) -> (wall, cpu). Round by round, every runtime once per round, each
+    step after the same idle gap: the kernel's deferred work of the previous step (a
+    network namespace's teardown, an RCU grace period) is then done for every runtime
+    alike, as between sporadic container starts on a node. Without the gap, one
+    runtime's leftovers land on the next one's time: a cgroup2 mount made soon after
+    another one skips the RCU grace period it otherwise waits for."""
     for i in range(warmup):
         for rt in runtimes:
             step(rt, f"w{i}")
     res = {rt.name: {"wall": [], "cpu": []} for rt in runtimes}
     for i in range(rounds):
         for rt in runtimes:
+            if GAP_S:
+                time.sleep(GAP_S)
+                reap_orphans()
             w, c = step(rt, str(i))
             res[rt.name]["wall"].append(w * 1000)
             res[rt.name]["cpu"].append(c * 1000)
@@ -361,8 +372,12 @@ def main():
     p.add_argument("--rss-rounds", type=int, default=10)
     p.add_argument("--state-levels", default="10,100,1000")
     p.add_argument("--state-rounds", type=int, default=30)
+    p.add_argument("--gap-ms", type=float, default=50,
+                   help="idle time before each timed step of scenarios 1-3 and 7 (0: back to back)")
     p.add_argument("--json", help="also write every sample here")
     args = p.parse_args()
+    global GAP_S
+    GAP_S = args.gap_ms / 1000
 
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
@@ -379,7 +394,8 @@ def main():
     scenarios = {1: scenario_run, 2: scenario_lifecycle, 3: scenario_exec, 4: scenario_burst,
                  5: scenario_rss, 7: scenario_state_list}
     results = {}
-    print(f"runtimes: " + ", ".join(f"{rt.name} ({rt.binary})" for rt in runtimes))
+    print("runtimes: " + ", ".join(f"{rt.name} ({rt.binary})" for rt in runtimes)
+          + f"; {args.gap_ms:g} ms idle before each timed step")
     for n in sorted(wanted):
         if n not in scenarios:
             sys.exit(f"bench.py: scenario {n} runs in the VM (scripts/bench.sh --vm), not here")

@@ -11,6 +11,9 @@
 # --vm also runs, in the cgroup v2 + systemd VM, scenario 6 (the smallest memory.max
 # under which `run echo hi` works) and 8 (pod start through containerd's CRI).
 # --quick: fewer rounds and a smaller burst, for a look rather than a figure.
+# --gap-ms MS: idle time before each timed step (default 50, as between sporadic starts
+# on a node; 0 runs them back to back, where one runtime's deferred kernel work lands
+# on the next one's time).
 # skiff is $SKIFF_BINARY, else built by scripts/build.sh.
 set -euo pipefail
 
@@ -26,8 +29,8 @@ while [[ $# -gt 0 ]]; do
     case $1 in
         --vm) vm=1 ;;
         --quick) vm_args=(--pods 10); args+=(--rounds 20 --burst 100 --in-flight 20 --burst-repeats 1 --state-levels 10,100 --state-rounds 10 --rss-rounds 3) ;;
-        --rounds|--scenarios|--burst|--in-flight|--state-levels|--json) args+=("$1" "$2"); shift ;;
-        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+        --rounds|--scenarios|--burst|--in-flight|--state-levels|--gap-ms|--json) args+=("$1" "$2"); shift ;;
+        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
         *) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
