@@ -176,17 +176,22 @@ def scenario_lifecycle(runtimes, args, uid):
 
 
 def scenario_exec(runtimes, args, uid):
-    for rt in runtimes:
-        cid = f"{uid}-exec"
-        spawn(rt.argv("run", "-d", "-b", rt.sleep_bundle, cid))
+    # Each runtime its own container ID: two builds of one runtime share a cgroup path.
+    def cid(rt):
+        return f"{uid}-exec-{rt.name}"
 
     def step(rt, i):
-        return steps(rt, ("exec", f"{uid}-exec", "/bin/true"))
+        return steps(rt, ("exec", cid(rt), "/bin/true"))
     try:
+        for rt in runtimes:
+            spawn(rt.argv("run", "-d", "-b", rt.sleep_bundle, cid(rt)))
         res = interleaved(runtimes, args.rounds, args.warmup, step)
     finally:
         for rt in runtimes:
-            spawn(rt.argv("delete", "--force", f"{uid}-exec"))
+            try:
+                spawn(rt.argv("delete", "--force", cid(rt)))
+            except Failed:
+                pass
         wait_orphans()
     table(f"3. exec /bin/true into a running container, {args.rounds} in a row",
           ratio_rows(res, [r.name for r in runtimes]))
@@ -308,8 +313,8 @@ def scenario_state_list(runtimes, args, uid):
             for rt in runtimes:
                 ids = made[rt.name]
                 new = [f"{uid}-s{len(ids) + j}" for j in range(level - len(ids))]
+                ids.extend(new)  # before they exist: a failure half-way still deletes them
                 burst_create(rt, new, args.in_flight)
-                ids.extend(new)
 
             def state(rt, i):
                 return steps(rt, ("state", made[rt.name][0]))

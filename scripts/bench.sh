@@ -29,7 +29,7 @@ while [[ $# -gt 0 ]]; do
     case $1 in
         --vm) vm=1 ;;
         --quick) vm_args=(--pods 10); args+=(--rounds 20 --burst 100 --in-flight 20 --burst-repeats 1 --state-levels 10,100 --state-rounds 10 --rss-rounds 3) ;;
-        --rounds|--scenarios|--burst|--in-flight|--state-levels|--gap-ms|--json) args+=("$1" "$2"); shift ;;
+        --rounds|--scenarios|--burst|--in-flight|--burst-repeats|--rss-rounds|--state-levels|--state-rounds|--gap-ms|--json) args+=("$1" "$2"); shift ;;
         -h|--help) awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         *) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
