@@ -32,7 +32,7 @@ public struct Cgroup {
     static let hierarchyRootInode: UInt = 1
 
     /// The cgroup2 mount a container in our cgroup namespace can bind instead of mounting
-    /// cgroup2 anew (Linux/CgroupMount.swift): only when we are in the initial cgroup
+    /// cgroup2 anew (LaunchPlan.bindCgroupMounts): only when we are in the initial cgroup
     /// namespace and the mount shows the hierarchy from its root, which is what a new
     /// mount there would show.
     public static func bindableHostMount(_ mountPoint: String?) -> String? {

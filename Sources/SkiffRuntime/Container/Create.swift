@@ -44,8 +44,11 @@ extension Container {
         }
         var plan = try LaunchPlan.make(id: id, bundle: bundle, spec: spec, noPivot: o.noPivot,
                                        noNewKeyring: o.noNewKeyring, preserveFDs: o.preserveFDs)
-        if !plan.hasCgroupNamespace && plan.mounts.contains(where: { $0.type == "cgroup2" }) {
-            plan.hostCgroupMount = Cgroup.bindableHostMount(Cgroup.mountPoint())
+        // Found once: the bind below and the container's cgroup both need it.
+        let cgroupMountPoint = Cgroup.mountPoint()
+        if !plan.hasCgroupNamespace && plan.mounts.contains(where: { $0.type == "cgroup2" }),
+           let host = Cgroup.bindableHostMount(cgroupMountPoint) {
+            plan.bindCgroupMounts(to: host)
         }
         if !plan.unavailableCapabilities.isEmpty {
             // runc's words: a config written for a newer kernel runs without what this one lacks.
@@ -62,7 +65,8 @@ extension Container {
             // state, start and list reads, stays small.
             try Files.writeNew(store.configPath(id), bytes)
             Trace.mark("state dir")
-            let created = try launch(plan: plan, seccomp: seccomp, cgroupPlan: cgroupPlan, systemdUnit: systemdUnit, options: o, runtime: runtime, store: store, lockFD: lock.fd, cleanup: &cleanup)
+            let created = try launch(plan: plan, seccomp: seccomp, cgroupPlan: cgroupPlan, systemdUnit: systemdUnit, cgroupMountPoint: cgroupMountPoint,
+                                     options: o, runtime: runtime, store: store, lockFD: lock.fd, cleanup: &cleanup)
             withExtendedLifetime(lock) {}
             Trace.mark("pid file")
             return created
@@ -111,7 +115,8 @@ extension Container {
         return fd
     }
 
-    static func launch(plan: LaunchPlan, seccomp: SeccompFilter?, cgroupPlan: CgroupPlan, systemdUnit: SystemdUnit?, options o: CreateOptions, runtime: RuntimeOptions, store: StateStore,
+    static func launch(plan: LaunchPlan, seccomp: SeccompFilter?, cgroupPlan: CgroupPlan, systemdUnit: SystemdUnit?, cgroupMountPoint: String?,
+                       options o: CreateOptions, runtime: RuntimeOptions, store: StateStore,
                        lockFD: Int32, cleanup: inout Cleanup) throws -> Created {
         let id = plan.id
         let fifoPath = store.fifoPath(id)
@@ -126,7 +131,7 @@ extension Container {
         // The cgroup exists, with its device filter, before the init does.
         var cgroup: Cgroup?
         var cgroupFD: Int32 = -1
-        let mountPoint = runtime.cgroupManager == .disabled ? nil : Cgroup.mountPoint()
+        let mountPoint = runtime.cgroupManager == .disabled ? nil : cgroupMountPoint
         if let mp = mountPoint, systemdUnit == nil {
             let cg = Cgroup(path: Cgroup.resolve(cgroupsPath: plan.spec.linux.cgroupsPath, id: id, mountPoint: mp))
             if try cg.create() {

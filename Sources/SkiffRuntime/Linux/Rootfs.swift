@@ -43,9 +43,6 @@ enum Rootfs {
     }
 
     static func mountOne(_ m: LaunchPlan.PlannedMount, root: RootResolver, plan: LaunchPlan, detached: Int32 = -1) throws {
-        if m.type == "cgroup2", let bind = CgroupMount.hostBind(for: m, plan: plan) {
-            return try mountOne(bind, root: root, plan: plan)
-        }
         let shown = m.destination
         let fd = try root.openOrCreate(m.destination, file: m.isBind && !m.sourceIsDirectory)
         defer { close(fd) }

@@ -47,9 +47,6 @@ public struct LaunchPlan {
     /// Whether skiff populates /dev (not when /dev is bind-mounted from outside).
     public var setupDev: Bool
     public var noPivot: Bool
-    /// The host's cgroup2 mount, when the container's cgroup2 mounts are made as binds of
-    /// it (it stays in the host's cgroup namespace: Linux/CgroupMount.swift). Set by create.
-    public var hostCgroupMount: String?
     /// Whether the init gets or joins a cgroup namespace of its own.
     public var hasCgroupNamespace: Bool {
         unshareFlags & CLONE_NEWCGROUP != 0 || joins.contains { $0.0 == .cgroup }
@@ -114,8 +111,27 @@ public struct LaunchPlan {
                           cloneFlags: clone, unshareFlags: unshare, joins: joins, forkAfterJoin: forkAfterJoin,
                           newUserNamespace: clone & UInt64(CLONE_NEWUSER) != 0 || (!joinsUser && unshare & CLONE_NEWUSER != 0),
                           newTimeNamespace: unshare & 0x80 != 0, hasMountNamespace: kinds.contains(.mount),
-                          mounts: mounts, setupDev: !devBound, noPivot: noPivot, hostCgroupMount: nil, noNewKeyring: noNewKeyring,
+                          mounts: mounts, setupDev: !devBound, noPivot: noPivot, noNewKeyring: noNewKeyring,
                           preserveFDs: preserveFDs, capabilities: caps, unavailableCapabilities: caps?.unavailable ?? [])
+    }
+
+    /// The container's cgroup2 mounts as binds of the host's cgroup2 mount `host`, for a
+    /// container that stays in the host's cgroup namespace. A new cgroup2 mount made there
+    /// applies its options to the whole hierarchy (the kernel's apply_cgroup_root_flags:
+    /// nsdelegate, memory_recursiveprot... are reset for the host) and, on recent kernels,
+    /// waits for an RCU grace period in cgroup_favor_dynmods: 6 to 10 ms of a start on the
+    /// 2-core test machine (crun and runc pay it). A bind of the host's mount shows the
+    /// same tree (the same superblock, from the same root: Cgroup.bindableHostMount) with
+    /// neither cost, made read-only (or whatever the config asks) by the bind remount.
+    public mutating func bindCgroupMounts(to host: String) {
+        for i in mounts.indices where mounts[i].type == "cgroup2" {
+            mounts[i].type = "bind"
+            mounts[i].source = host
+            mounts[i].isBind = true
+            mounts[i].sourceIsDirectory = true
+            // A new mount is never recursive; neither is its stand-in.
+            mounts[i].options.flags &= ~UInt(MS_REC)
+        }
     }
 
     /// The mount's own mappings win; without them the container's user namespace gives
