@@ -9,6 +9,7 @@ extension Container {
 
     /// Freezes every process of the container (cgroup.freeze) and waits until they are.
     public static func pause(id: String, runtime: RuntimeOptions) throws {
+        Trace.enter("pause")
         let (store, r) = try load(id, runtime: runtime)
         switch status(of: r, store: store) {
         case .running, .created: break
@@ -19,6 +20,7 @@ extension Container {
     }
 
     public static func resume(id: String, runtime: RuntimeOptions) throws {
+        Trace.enter("resume")
         let (store, r) = try load(id, runtime: runtime)
         guard status(of: r, store: store) == .paused else { throw RuntimeError("container not paused") }
         try cgroup(of: r).freeze(false)
@@ -36,9 +38,13 @@ extension Cgroup {
     /// Writes cgroup.freeze and waits for cgroup.events to agree (freezing is asynchronous).
     public func freeze(_ on: Bool) throws {
         try Files.writeExisting(path + "/cgroup.freeze", on ? "1" : "0")
+        Trace.mark("cgroup.freeze")
         let want = on ? "frozen 1" : "frozen 0"
         for _ in 0..<5000 {
-            if (try? Files.readString(path + "/cgroup.events"))?.contains(want) ?? true { return }
+            if (try? Files.readString(path + "/cgroup.events"))?.contains(want) ?? true {
+                Trace.mark(on ? "frozen" : "thawed")
+                return
+            }
             usleep(1000)
         }
         throw RuntimeError("cgroup \(path) did not become \(on ? "frozen" : "thawed")")

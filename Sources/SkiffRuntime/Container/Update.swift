@@ -32,6 +32,7 @@ extension Container {
     /// the saved record is left as it was.
     public static func update(id: String, update: ResourceUpdate, l3CacheSchema: String? = nil,
                               memBwSchema: String? = nil, runtime: RuntimeOptions) throws {
+        Trace.enter("update")
         try Validation.validateID(id)
         let store = StateStore(root: runtime.root)
         let lock = try store.lock(id)
@@ -54,9 +55,12 @@ extension Container {
         guard let cgroupPath = r.cgroupPath, let mountPoint = Cgroup.mountPoint() else {
             throw RuntimeError("container \(id) has no cgroup to update")
         }
+        Trace.mark("lock, load state, plan")
         try CgroupDriverUpdate.apply(r, merged.resources)
+        Trace.mark("unit properties")
         do {
             try CgroupWriter.apply(plan, mountPoint: mountPoint, cgroupPath: cgroupPath)
+            Trace.mark("cgroup files")
         } catch {
             // runc: "Set configs back".
             do { try CgroupDriverUpdate.apply(r, saved) } catch let e {
@@ -73,10 +77,12 @@ extension Container {
             let fd = try Cgroup(path: cgroupPath).openDirectory()
             defer { close(fd) }
             try DeviceFilter.replace(rules: DeviceFilter.rules(for: devices), cgroupFD: fd)
+            Trace.mark("device filter")
         }
         var nr = r
         nr.resources = merged.resources
         try store.save(nr)
+        Trace.mark("state save")
     }
 
     /// --l3-cache-schema / --mem-bw-schema: skiff has no Intel RDT support, so a

@@ -8,17 +8,29 @@ import Glibc
 /// inherits the clock at the clone and sends its marks to the runtime over the sync
 /// channel, which prints them under `<scope>/<child>/` (the child's stdio is the
 /// container's).
+///
+/// The same names drive fault injection: SKIFF_FAULT=<phase as the trace prints it>
+/// (`create/cgroup`, `create/init/mounts`) makes the process that reaches the end of
+/// that phase kill itself with SIGKILL there, so tests can stop skiff dead between any
+/// two steps. Read once at start-up, and only a string compare at a mark when set.
 public enum Trace {
     public enum Format: String { case text, json }
 
     public static let formatVariable = "SKIFF_TRACE"
     public static let fileVariable = "SKIFF_TRACE_FILE"
+    public static let faultVariable = "SKIFF_FAULT"
     /// Set across the CVE-2019-5736 re-exec: when the old image asked for it.
     static let reexecStartVariable = "SKIFF_TRACE_REEXEC_NS"
     static let nanosPerMicro: UInt64 = 1000
     static let textNumberWidth = 7
+    /// How a fault in a pid namespace's init ends it (the status of a SIGKILL).
+    static let faultExitStatus = 128 + SIGKILL
 
     public private(set) static var format: Format?
+    /// The phase at whose end to die (SKIFF_FAULT), if any.
+    static var fault: String?
+    /// Tracing or a fault: whether marks do anything at all.
+    static var active = false
     /// What the following marks belong to: create, start, delete, exec.
     static var scope = ""
     static var command = ""
@@ -30,11 +42,21 @@ public enum Trace {
 
     /// At the start of main. `flag` is --trace; the environment may also ask.
     public static func begin(command: String, flag: Bool) {
+        if let f = getenv(faultVariable).map({ String(cString: $0) }), !f.isEmpty { fault = f }
         let requested = getenv(formatVariable).map { String(cString: $0) }
-        guard flag || (requested.map { !$0.isEmpty && $0 != "0" } ?? false) else { return }
-        format = requested.flatMap(Format.init(rawValue:)) ?? .text
+        let tracing = flag || (requested.map { !$0.isEmpty && $0 != "0" } ?? false)
+        guard tracing || fault != nil else { return }
+        active = true
         self.command = command
         scope = command
+        guard tracing else {
+            if getenv(reexecStartVariable) != nil {
+                unsetenv(reexecStartVariable)
+                mark("reexec")
+            }
+            return
+        }
+        format = requested.flatMap(Format.init(rawValue:)) ?? .text
         last = now()
         if let path = getenv(fileVariable).map({ String(cString: $0) }), !path.isEmpty {
             let f = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
@@ -52,28 +74,33 @@ public enum Trace {
     /// Ends the current phase.
     @inline(__always)
     public static func mark(_ phase: @autoclosure () -> String) {
-        if format != nil { record(phase()) }
+        if active { record(phase()) }
     }
 
     /// Starts a new scope (create inside run, say); its first phase starts now.
     public static func enter(_ newScope: String) {
-        guard format != nil else { return }
+        guard active else { return }
         scope = newScope
     }
 
     /// In a freshly cloned child: marks go over `ch` from now on.
     static func child(_ name: String, channel ch: Channel) {
-        guard format != nil else { return }
+        guard active else { return }
         childName = name
-        channel = ch
+        if format != nil { channel = ch }
     }
 
-    /// The child's channel is gone (after `ready`): later marks are not reported.
-    static func detachChild() { channel = nil; format = nil }
+    /// The child's channel is gone (after `ready`): later marks are not reported (a
+    /// fault still fires).
+    static func detachChild() {
+        channel = nil
+        format = nil
+        active = fault != nil
+    }
 
     /// Before the protective re-exec: the new image reports the time it took.
     static func handOverToReexec() {
-        guard format != nil else { return }
+        guard active else { return }
         setenv(reexecStartVariable, String(now()), 1)
     }
 
@@ -86,6 +113,12 @@ public enum Trace {
     }
 
     private static func record(_ phase: String) {
+        if let f = fault, f == (childName.isEmpty ? scope + "/" + phase : scope + "/" + childName + "/" + phase) {
+            kill(getpid(), SIGKILL)
+            // Pid 1 of a pid namespace cannot be killed from inside it: exit as dead.
+            _exit(faultExitStatus)
+        }
+        guard format != nil else { return }
         let t = now()
         let us = (t &- last) / nanosPerMicro
         last = t
