@@ -117,9 +117,12 @@ extension Container {
                 if let path = cgroupPath { try Cgroup(path: path).add(pid: pid) }
                 try parentEnd.send(.go)
             }
-            // Until EOF (its end is close-on-exec): errors, log lines, the seccomp fd.
+            // Until EOF (its end is close-on-exec): errors, log lines, the seccomp fd,
+            // and `ready` at the end of its set-up: EOF without it is a process that died.
+            var setUp = false
             while let (tag, payload) = try parentEnd.receive() {
                 switch tag {
+                case .ready: setUp = true
                 case .error: throw RuntimeError(payload)
                 case .warning: runtime.log.warn(payload)
                 case .debug: runtime.log.debug(payload)
@@ -131,6 +134,7 @@ extension Container {
                 default: throw RuntimeError("unexpected sync message from the exec process")
                 }
             }
+            if !setUp { throw RuntimeError("the exec process exited during set-up") }
             Trace.mark("process set-up until exec")
             if let pf = o.pidFile {
                 try Files.writeAtomically(Files.absolute(pf, relativeTo: Files.cwd()), Array("\(pid)".utf8), mode: 0o644)

@@ -56,6 +56,8 @@ enum ExecProcess {
         let apply = ApplyProcess(process: plan.process, capabilities: ctx.capabilities, seccomp: ctx.seccomp,
                                  inUserNamespace: ctx.inUserNamespace, preserveFDs: ctx.preserveFDs)
         let ready = try apply.prepare(ch)
+        // Set up: from here only the exec itself can fail (reported as an error).
+        try ch.send(.ready)
         let err = apply.execute(ready)
         throw SysError(err, "exec", ready.path)
     }
