@@ -57,8 +57,15 @@ extension Container {
         Trace.mark("plan")
 
         let store = StateStore(root: runtime.root)
-        let lock = try store.create(id)
-        var cleanup = Cleanup(store: store, id: id)
+        let claim = try store.create(id)
+        if claim.abandoned {
+            // A create of this ID died on the way: undo what its journal names, start afresh.
+            let left = Teardown(entries: StateJournal.read(store.journalPath(id)), record: nil)
+            left.kill()
+            try left.release()
+            store.clear(id)
+        }
+        var teardown = Teardown(journal: StateJournal.Writer(path: store.journalPath(id)))
         do {
             // config.json as it was at create, for exec (the bundle's may change later; runc
             // keeps its config in its state too). Its own file: state.json, which every
@@ -66,36 +73,13 @@ extension Container {
             try Files.writeNew(store.configPath(id), bytes)
             Trace.mark("state dir")
             let created = try launch(plan: plan, seccomp: seccomp, cgroupPlan: cgroupPlan, systemdUnit: systemdUnit, cgroupMountPoint: cgroupMountPoint,
-                                     options: o, runtime: runtime, store: store, lockFD: lock.fd, cleanup: &cleanup)
-            withExtendedLifetime(lock) {}
+                                     options: o, runtime: runtime, store: store, lockFD: claim.lock.fd, teardown: &teardown)
+            withExtendedLifetime(claim) {}
             Trace.mark("pid file")
             return created
         } catch {
-            cleanup.run()
+            teardown.undo(store: store, id: id)
             throw error
-        }
-    }
-
-    /// Undo for a failing create: what was made, in reverse.
-    struct Cleanup {
-        let store: StateStore
-        let id: String
-        var pid: pid_t = 0
-        var cgroup: Cgroup?
-        var systemdUnit: SystemdUnit?
-        /// Without a mount namespace the init mounts in ours, under the rootfs.
-        var rootfsMounts: String?
-
-        func run() {
-            if pid > 0 {
-                Glibc.kill(pid, SIGKILL)
-                var st: Int32 = 0
-                while waitpid(pid, &st, 0) < 0 && errno == EINTR {}
-            }
-            if let u = systemdUnit { try? SystemdManager.stop(u) }
-            try? cgroup?.destroy()
-            if let r = rootfsMounts { Mounts.unmountAll(under: r) }
-            store.remove(id)
         }
     }
 
@@ -117,7 +101,7 @@ extension Container {
 
     static func launch(plan: LaunchPlan, seccomp: SeccompFilter?, cgroupPlan: CgroupPlan, systemdUnit: SystemdUnit?, cgroupMountPoint: String?,
                        options o: CreateOptions, runtime: RuntimeOptions, store: StateStore,
-                       lockFD: Int32, cleanup: inout Cleanup) throws -> Created {
+                       lockFD: Int32, teardown: inout Teardown) throws -> Created {
         let id = plan.id
         let fifoPath = store.fifoPath(id)
         let oldMask = umask(0)
@@ -134,13 +118,12 @@ extension Container {
         let mountPoint = runtime.cgroupManager == .disabled ? nil : cgroupMountPoint
         if let mp = mountPoint, systemdUnit == nil {
             let cg = Cgroup(path: Cgroup.resolve(cgroupsPath: plan.spec.linux.cgroupsPath, id: id, mountPoint: mp))
-            if try cg.create() {
-                cleanup.cgroup = cg
-            } else if cg.isPopulated {
+            // Checked before it is journalled: undoing must never touch another's cgroup.
+            if Files.isDirectory(cg.path) && cg.isPopulated {
                 throw RuntimeError("cgroup \(cg.path) is already in use by other processes")
-            } else {
-                cleanup.cgroup = cg
             }
+            try teardown.record(.cgroup(cg.path))
+            _ = try cg.create()
             cgroup = cg
             cgroupFD = try configure(cg, cgroupPlan, devices: plan.spec.linux.resources?.devices, mountPoint: mp)
         } else if mountPoint == nil && (!cgroupPlan.isEmpty || systemdUnit != nil) {
@@ -169,6 +152,7 @@ extension Container {
         if runtime.debug {
             runtime.log.debug("threads at clone: \(threadCount())")
         }
+        if !plan.hasMountNamespace { try teardown.record(.mounts(under: plan.rootfs)) }
         var placed: Int32 = 0
         let pid = skiff_clone(plan.cloneFlags, cgroupFD, &placed)
         if pid < 0 {
@@ -179,6 +163,7 @@ extension Container {
         if pid == 0 {
             // The flock lives on the open file: our copy must go or `start` would wait for us.
             close(lockFD)
+            teardown.journal?.closeFile()
             parentEnd.close()
             Trace.child("init", channel: childEnd)
             InitProcess.run(.init(plan: plan, channel: childEnd, fifoFD: fifoFD, consoleSocket: consoleSocket,
@@ -188,20 +173,26 @@ extension Container {
         childEnd.close()
         for fd in idmapped where fd >= 0 { close(fd) }
         idmapped = []
-        cleanup.pid = pid
-        if !plan.hasMountNamespace { cleanup.rootfsMounts = plan.rootfs }
+        var initIdentity = PidIdentity.Recorded.of(pid)
+        try teardown.record(.process(pid: pid, identity: initIdentity), child: true)
         var initPID = pid
 
         if placed == 0, let cg = cgroup { try cg.add(pid: pid) }
         if let unit = systemdUnit, let mp = mountPoint {
             // systemd makes the cgroup and moves the (still waiting) init into it; then the
             // delegated scope gets the same files and device filter as the cgroupfs driver.
-            try SystemdManager.startScope(unit, pid: pid, description: "skiff container \(id)",
-                                          properties: SystemdProperties.from(cgroupPlan))
-            cleanup.systemdUnit = unit
+            try teardown.record(.unit(unit.name))
+            do {
+                try SystemdManager.startScope(unit, pid: pid, description: "skiff container \(id)",
+                                              properties: SystemdProperties.from(cgroupPlan))
+            } catch {
+                // Not started by us (it may be another container's): not ours to stop.
+                teardown.units.removeAll { $0 == unit.name }
+                throw error
+            }
             let cg = Cgroup(path: mp + unit.cgroupPath)
             cgroup = cg
-            cleanup.cgroup = cg
+            try teardown.record(.cgroup(cg.path))
             close(try configure(cg, cgroupPlan, devices: plan.spec.linux.resources?.devices, mountPoint: mp))
             Trace.mark("systemd scope")
         }
@@ -230,9 +221,10 @@ extension Container {
                 guard let p = Int32(payload) else { throw RuntimeError("bad pid from the container process") }
                 var st: Int32 = 0
                 while waitpid(pid, &st, 0) < 0 && errno == EINTR {}
+                teardown.forget(pid: pid)
                 initPID = p
-                // Cleanup must kill the real init; waitpid on it (not our child) just returns.
-                cleanup.pid = p
+                initIdentity = PidIdentity.Recorded.of(p)
+                try teardown.record(.process(pid: p, identity: initIdentity))
                 try parentEnd.send(.go)
             case .runHooks:
                 do {
@@ -260,12 +252,14 @@ extension Container {
             cgroupPath: cgroup?.path, poststart: plan.spec.hooks.poststart, poststop: plan.spec.hooks.poststop,
             resources: plan.spec.linux.resources?.raw, cgroupDriver: systemdUnit == nil ? "cgroupfs" : "systemd")
         record.systemdUnit = systemdUnit?.name
-        record.pidInode = PidIdentity.inode(of: initPID)
+        record.pidInode = initIdentity.inode
         record.sharesMountNamespace = !plan.hasMountNamespace
         try store.save(record)
         Trace.mark("state save")
         if let pf = o.pidFile {
-            try Files.writeAtomically(Files.absolute(pf, relativeTo: Files.cwd()), Array("\(initPID)".utf8), mode: 0o644)
+            let path = Files.absolute(pf, relativeTo: Files.cwd())
+            try teardown.record(.file(Files.temporaryPath(for: path)))
+            try Files.writeAtomically(path, Array("\(initPID)".utf8), mode: 0o644)
         }
         return Created(record: record, isParent: initPID == pid)
     }

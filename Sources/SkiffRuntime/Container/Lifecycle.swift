@@ -106,7 +106,8 @@ extension Container {
         }
     }
 
-    /// `delete [--force] ID`.
+    /// `delete [--force] ID`: whatever the container was left as (a create or delete
+    /// killed half-way, a corrupt state file), what its record and journal name is undone.
     public static func delete(id: String, force: Bool, runtime: RuntimeOptions) throws {
         Trace.enter("delete")
         try Validation.validateID(id)
@@ -115,40 +116,33 @@ extension Container {
             if force { return }
             throw RuntimeError("container \(id) does not exist")
         }
-        let lock = try store.lock(id)
+        let lock: StateStore.Lock
+        do { lock = try store.lock(id) } catch where force && !store.exists(id) { return }
         defer { withExtendedLifetime(lock) {} }
-        let r: ContainerRecord
-        do { r = try store.load(id) } catch {
-            // A create that died before writing its state: nothing to run, just remove it.
-            store.remove(id)
-            return
-        }
-        let st = status(of: r, store: store)
+        let record = try? store.load(id)
+        let teardown = Teardown(entries: StateJournal.read(store.journalPath(id)), record: record)
         Trace.mark("lock, load state")
+        let st: ContainerStatus
+        if let r = record {
+            st = status(of: r, store: store)
+        } else if Files.exists(store.statePath(id)) {
+            // Unreadable: a running container whose file was damaged is still running.
+            st = teardown.anyAlive ? .running : .stopped
+        } else {
+            // A create that died before saving its state: never started.
+            st = teardown.anyAlive ? .created : .stopped
+        }
         switch st {
         case .stopped, .created:
             break
         case .running, .paused, .creating:
             if !force { throw RuntimeError("cannot delete container \(id) that is not stopped: \(st.rawValue)") }
         }
-        if st != .stopped {
-            if let cg = r.cgroupPath { Cgroup(path: cg).signalAll(SIGKILL) }
-            try? signalInit(r, SIGKILL)
-            Trace.mark("kill")
-            waitGone(r)
-            Trace.mark("wait for the init to exit")
-        }
-        if let unit = r.systemdUnit {
-            // Stopping the scope kills what is left and removes its cgroup.
-            try SystemdManager.stop(SystemdUnit(slice: "", name: unit))
-            Trace.mark("stop systemd scope")
-        }
-        if let cg = r.cgroupPath { try Cgroup(path: cg).destroy() }
-        Trace.mark("remove cgroup")
-        if r.sharesMountNamespace { Mounts.unmountAll(under: r.rootfs) }
+        if st != .stopped { teardown.kill() }
+        try teardown.release()
         store.remove(id)
         Trace.mark("remove state dir")
-        if !r.poststop.isEmpty {
+        if let r = record, !r.poststop.isEmpty {
             let state = OCIState.forHooks(id: id, pid: 0, status: .stopped, bundle: r.bundle, annotations: r.annotations)
             // runtime.md: a failing poststop hook is a warning; the others still run.
             for error in HookRunner.runAll(r.poststop, kind: "poststop", state: state) { runtime.log.warn("\(error)") }

@@ -54,9 +54,12 @@ public enum Files {
         try writeAll(fd, bytes, path)
     }
 
+    /// The temporary that writeAtomically renames over `path`.
+    public static func temporaryPath(for path: String) -> String { path + ".tmp\(getpid())" }
+
     /// Writes a file atomically: a temporary file in the same directory, then rename.
     public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o600) throws {
-        let tmp = path + ".tmp\(getpid())"
+        let tmp = temporaryPath(for: path)
         let fd = try sys("create", tmp) { open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode) }
         do {
             try writeAll(fd, bytes, tmp)

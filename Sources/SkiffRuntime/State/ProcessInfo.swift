@@ -72,10 +72,34 @@ public enum PidIdentity {
     }
 }
 
+extension PidIdentity {
+    /// What tells a process from a later one with the same pid: its pidfs inode where
+    /// pidfds live on pidfs, else its /proc start time.
+    public struct Recorded: Equatable {
+        public var inode: UInt64
+        public var startTime: UInt64
+
+        /// Of a live process (our child, so its pid cannot be reused meanwhile).
+        public static func of(_ pid: Int32) -> Recorded {
+            let inode = PidIdentity.inode(of: pid)
+            return Recorded(inode: inode, startTime: inode != 0 ? 0 : ProcStat.read(pid)?.startTime ?? 0)
+        }
+
+        /// Enough to tell this process from another: a process known by nothing else is
+        /// never signalled.
+        public var isKnown: Bool { inode != 0 || startTime != 0 }
+
+        /// Whether `pid` is alive and still this process.
+        public func isAlive(_ pid: Int32) -> Bool {
+            inode != 0 ? PidIdentity.isAlive(pid, inode: inode) : ProcStat.isAlive(pid, startTime: startTime)
+        }
+    }
+}
+
 extension ContainerRecord {
+    public var initIdentity: PidIdentity.Recorded { PidIdentity.Recorded(inode: pidInode, startTime: pidStartTime) }
+
     /// The init is alive and still ours: by its pidfs inode where recorded, else by its
     /// /proc start time.
-    public var initIsAlive: Bool {
-        pidInode != 0 ? PidIdentity.isAlive(pid, inode: pidInode) : ProcStat.isAlive(pid, startTime: pidStartTime)
-    }
+    public var initIsAlive: Bool { initIdentity.isAlive(pid) }
 }
