@@ -14,7 +14,8 @@
 # --gap-ms MS: idle time before each timed step (default 50, as between sporadic starts
 # on a node; 0 runs them back to back, where one runtime's deferred kernel work lands
 # on the next one's time).
-# skiff is $SKIFF_BINARY, else built by scripts/build.sh.
+# skiff is $SKIFF_BINARY, else built by scripts/build.sh. SKIFF_BASELINE=BINARY adds an
+# earlier build as "skiff-base", in the same interleaved rounds (a change's before/after).
 set -euo pipefail
 
 if [[ $(id -u) -ne 0 ]]; then
@@ -76,9 +77,12 @@ rm -f "$work/config.json"
 runc spec --bundle "$work"
 base='.process.terminal = false | del(.linux.resources) | .ociVersion = "1.0.2" | .root.path = $rootfs'
 runtimes=()
-for rt in skiff crun runc; do
+names=(skiff crun runc)
+[[ -n ${SKIFF_BASELINE:-} ]] && names=(skiff skiff-base crun runc)
+for rt in "${names[@]}"; do
     case $rt in
         skiff) bin=$skiff ;;
+        skiff-base) bin=$SKIFF_BASELINE ;;
         *) bin=$(command -v "$rt") ;;
     esac
     for kind in true sleep maxrss; do
