@@ -236,6 +236,61 @@ final class CVEFsTests: XCTestCase {
         }
     }
 
+    // MARK: CVE-2023-27561 / CVE-2023-28642: /proc that is not procfs
+
+    /// A rootfs whose /proc is a symlink to a host path (absolute, and climbing out): the
+    /// proc mount lands inside the rootfs, the host path is never mounted over or made.
+    func testProcSymlinkInRootfsStaysInside() throws {
+        let target = tempDir("proctarget")
+        for link in [target, "../../../../../../../.." + target] {
+            let r = rootfsCopy()
+            sh("rm -rf \(r)/proc && ln -s \(link) \(r)/proc")
+            let res = run(r, ["sh", "-c", "head -1 /proc/self/status"])
+            XCTAssertEqual(res.status, 0, "\(link): \(res.stderr)")
+            XCTAssertEqual(res.stdout, "Name:\thead\n", link)
+            XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: target), [], "\(link): the host target got files")
+            XCTAssertEqual(hostMounts([target]), [], "\(link): the host target was mounted over")
+        }
+    }
+
+    /// A volume over /proc (where the runtime writes the LSM label and finds its fds): a
+    /// host directory with a fake attr/exec, or a tmpfs, is refused naming the mount; a
+    /// bind of the host's procfs is a procfs and runs.
+    func testVolumeOverProcIsRefused() throws {
+        let fake = tempDir("fakeproc")
+        try FileManager.default.createDirectory(atPath: fake + "/self/attr", withIntermediateDirectories: true)
+        try "orig\n".write(toFile: fake + "/self/attr/exec", atomically: false, encoding: .utf8)
+        for mount in [Self.bind(fake, "/proc", ["rbind"]), ["destination": "/proc/", "type": "tmpfs", "source": "tmpfs"]] {
+            let res = run(IT.rootfs, ["true"]) { CT.addMounts(&$0, [mount]) }
+            XCTAssertEqual(res.status, 1, "\(mount)")
+            XCTAssertTrue(res.stderr.contains("].destination: /proc must be a proc mount or a bind of a procfs"), res.stderr)
+        }
+        XCTAssertEqual(read(fake + "/self/attr/exec"), "orig\n")
+        XCTAssertEqual(hostMounts([fake]), [])
+        let ok = run(IT.rootfs, ["sh", "-c", "test -d /proc/1 && echo procfs"]) { CT.addMounts(&$0, [Self.bind("/proc", "/proc", ["rbind"])]) }
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+        XCTAssertEqual(ok.stdout, "procfs\n")
+    }
+
+    // MARK: CVE-2023-25809: /sys/fs/cgroup writable in a user namespace
+
+    /// A user namespace without a cgroup namespace: the config's ro cgroup mount stays
+    /// read-only (runc made it a writable bind), so root in the container cannot touch
+    /// the host's cgroups.
+    func testCgroupMountReadOnlyInUserNamespace() throws {
+        let probe = "mkdir /sys/fs/cgroup/skiff-cve-25809 2>&1; echo > /sys/fs/cgroup/cgroup.procs 2>&1; grep ' /sys/fs/cgroup ' /proc/self/mountinfo | cut -d' ' -f6"
+        let res = run(IT.rootfs, ["sh", "-c", probe]) { c in
+            NamespaceTests.userNSEdit(&c)
+            CT.linux(&c) { $0["namespaces"] = CT.namespaces(["pid", "network", "ipc", "uts", "mount", "user"]) }
+        }
+        XCTAssertEqual(res.status, 0, res.stderr)
+        XCTAssertTrue(res.stdout.contains("Read-only file system"), res.stdout)
+        XCTAssertTrue(res.stdout.split(separator: "\n").last?.hasPrefix("ro") ?? false, "mount options: \(res.stdout)")
+        for mp in ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"] {
+            XCTAssertFalse(FileManager.default.fileExists(atPath: mp + "/skiff-cve-25809"))
+        }
+    }
+
     // MARK: CVE-2025-52881: procfs writes redirected
 
     /// A sysctl whose /proc/sys file is not procfs's own: a host directory bound over

@@ -74,6 +74,7 @@ public enum Validation {
                 }
             }
             try validateIDMapped(m, index: i, options: opts, userNamespace: kinds.contains(.user))
+            try validateProcMount(m, index: i, isBind: opts.isBind || m.type == "bind", bundle: bundle)
         }
         for (i, d) in linux.devices.enumerated() {
             guard ["c", "b", "u", "p"].contains(d.type) else {
@@ -173,6 +174,24 @@ public enum Validation {
     }
 
     /// Container IDs: runc's rule, plus a length bound.
+    /// CVE-2023-28642: a volume mounted over /proc hands the runtime fake files where it
+    /// writes the LSM label and finds its fds. /proc itself must be procfs: a proc mount, or
+    /// a bind of a procfs (runc's rule). Mounts inside /proc are left to the writes' own
+    /// checks (every write to /proc verifies it reaches procfs's own file, CVE-2025-52881).
+    static func validateProcMount(_ m: Spec.Mount, index i: Int, isBind: Bool, bundle: String) throws {
+        let dest = Files.clean(m.destination.hasPrefix("/") ? m.destination : "/" + m.destination)
+        guard dest == "/proc" else { return }
+        if m.type == "proc" && !isBind { return }
+        if isBind, let s = m.source {
+            let fd = open(Files.absolute(s, relativeTo: bundle), O_PATH_ | O_CLOEXEC)
+            let isProc = fd >= 0 && FDCheck.fsType(fd) == FDCheck.PROC_SUPER_MAGIC
+            if fd >= 0 { close(fd) }
+            if isProc { return }
+        }
+        let what = isBind ? "a bind of \"\(m.source ?? "")\"" : "type \"\(m.type ?? "")\""
+        throw ConfigError("mounts[\(i)].destination", "/proc must be a proc mount or a bind of a procfs, not \(what)")
+    }
+
     public static func validateID(_ id: String) throws {
         guard !id.isEmpty else { throw RuntimeError("container id cannot be empty") }
         guard id.utf8.count <= 1024 else { throw RuntimeError("invalid container id: longer than 1024 characters") }
