@@ -67,9 +67,7 @@ extension Container {
                 try HookRunner.run(r.poststart, kind: "poststart", state: state)
             } catch {
                 // runtime.md step 9: a failing poststart hook is an error and stops the container.
-                if let cg = r.cgroupPath { Cgroup(path: cg).signalAll(SIGKILL) }
-                try? signalInit(r, SIGKILL)
-                waitGone(r)
+                Teardown(entries: [], record: r).kill()
                 throw error
             }
             Trace.mark("poststart hooks")
@@ -147,18 +145,6 @@ extension Container {
             // runtime.md: a failing poststop hook is a warning; the others still run.
             for error in HookRunner.runAll(r.poststop, kind: "poststop", state: state) { runtime.log.warn("\(error)") }
         }
-    }
-
-    /// Waits (bounded) until the init has exited; we may not be its parent, so poll a pidfd.
-    static func waitGone(_ r: ContainerRecord) {
-        let pidfd = skiff_pidfd_open(r.pid)
-        if pidfd >= 0 {
-            var p = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
-            _ = poll(&p, 1, 10_000)
-            close(pidfd)
-            return
-        }
-        for _ in 0..<10_000 where r.initIsAlive { usleep(1000) }
     }
 
     public static func list(runtime: RuntimeOptions) -> [OCIState] {

@@ -69,24 +69,25 @@ struct Teardown {
     }
 
     /// Stops the units, removes the cgroups, the mounts and the half-written files.
-    func release() throws {
+    /// `keepGoing`: past a failing step to the next (a failing create's undo, whose own
+    /// error is the one to report).
+    func release(keepGoing: Bool = false) throws {
+        func step(_ f: () throws -> Void) throws {
+            do { try f() } catch where keepGoing {}
+        }
         // Stopping a scope kills what is left in it and removes its cgroup.
-        for u in units { try SystemdManager.stop(SystemdUnit(slice: "", name: u)) }
+        for u in units { try step { try SystemdManager.stop(SystemdUnit(slice: "", name: u)) } }
         if !units.isEmpty { Trace.mark("stop systemd scope") }
-        for cg in cgroups { try Cgroup(path: cg).destroy() }
+        for cg in cgroups { try step { try Cgroup(path: cg).destroy() } }
         Trace.mark("remove cgroup")
         for r in mountRoots { Mounts.unmountAll(under: r) }
         for f in files { unlink(f) }
     }
 
-    /// For a failing create: everything, errors ignored (the create's own error is the
-    /// one to report), then the state directory.
+    /// For a failing create: everything, errors ignored, then the state directory.
     func undo(store: StateStore, id: String) {
         kill()
-        for u in units { try? SystemdManager.stop(SystemdUnit(slice: "", name: u)) }
-        for cg in cgroups { try? Cgroup(path: cg).destroy() }
-        for r in mountRoots { Mounts.unmountAll(under: r) }
-        for f in files { unlink(f) }
+        try? release(keepGoing: true)
         store.remove(id)
     }
 
