@@ -18,10 +18,24 @@ let package = Package(
             dependencies: ["CSkiffInit", "CSeccomp"],
             path: "Sources/SkiffRuntime"
         ),
+        // The command line (flags, the command table, dispatch), a library so that the
+        // fuzzer drives the same parser.
+        .target(
+            name: "SkiffCLI",
+            dependencies: ["SkiffRuntime"],
+            path: "Sources/SkiffCLI"
+        ),
         .executableTarget(
             name: "skiff",
-            dependencies: ["SkiffRuntime"],
+            dependencies: ["SkiffCLI"],
             path: "Sources/skiff"
+        ),
+        // libFuzzer targets (scripts/fuzz.sh builds them with -sanitize=fuzzer); built
+        // plainly, the same binary replays inputs, which the unit tests do with the corpus.
+        .executableTarget(
+            name: "skiff-fuzz",
+            dependencies: ["SkiffRuntime", "SkiffCLI"],
+            path: "Tests/Fuzz/Sources"
         ),
         .testTarget(
             name: "SkiffRuntimeTests",
