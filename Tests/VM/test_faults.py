@@ -1,7 +1,7 @@
 """Crash consistency on cgroup v2 + systemd: skiff killed dead (SKIFF_FAULT) at the end
 of every phase of create, exec, update, pause and delete, under both cgroup drivers;
 then `delete --force` leaves no state dir, cgroup, systemd unit or process, and the same
-ID makes a working container again."""
+ID makes a working container again. A killed update is set back by the next one."""
 
 import os
 import tempfile
@@ -83,6 +83,42 @@ class CgroupfsFaults(vmtest.TestCase):
             f.write('{"pids":{"limit":20},"memory":{"limit":%d}}' % (48 << 20))
         self.addCleanup(os.unlink, path)
         self.kill_every_phase(["update", "-r", path])
+
+    def test_update_killed_is_set_back_by_the_next_update(self):
+        """The cgroup files, and the unit's properties under systemd, go back to what the
+        record says; an update killed after its record was saved is completed."""
+        old, new = (32, 64 << 20), (20, 48 << 20)
+        docs = {}
+        for name, (pids, memory) in (("old", old), ("new", new), ("nothing", None)):
+            docs[name] = os.path.join(vmtest.WORK, f"{self.cid}-{name}.json")
+            with open(docs[name], "w") as f:
+                f.write('{"pids":{"limit":%d},"memory":{"limit":%d}}' % (pids, memory) if memory else "{}")
+            self.addCleanup(os.unlink, docs[name])
+        self.make()
+        phases = self.phases("update", "-r", docs["new"], self.cid)
+        self.assertIn("update/pending marker", phases)
+        cg = vmtest.cgroup_dir(self.driver.cgroup_of(self.cid))
+
+        def limits():
+            with open(os.path.join(cg, "pids.max")) as p, open(os.path.join(cg, "memory.max")) as m:
+                files = (int(p.read()), int(m.read()))
+            if isinstance(self.driver, SystemdDriver):
+                props = sh("systemctl", "show", "-p", "TasksMax", "-p", "MemoryMax", self.driver.unit_of(self.cid)).stdout
+                kv = dict(line.split("=", 1) for line in props.split())
+                self.assertEqual((int(kv["TasksMax"]), int(kv["MemoryMax"])), files, "unit properties match the files")
+            return files
+
+        for phase in phases:
+            self.assertEqual(self.sk("update", "-r", docs["old"], self.cid).returncode, 0, phase)
+            self.assertEqual(limits(), old, phase)
+            r = self.sk("update", "-r", docs["new"], self.cid, env={"SKIFF_FAULT": phase})
+            self.assertNotEqual(r.returncode, 0, f"{phase} did not stop update")
+            n = self.sk("update", "-r", docs["nothing"], self.cid)
+            self.assertEqual(n.returncode, 0, f"{phase}: {describe(n)}")
+            self.assertFalse(os.path.exists(os.path.join(self.skiff.root, self.cid, "update.pending")), phase)
+            self.assertEqual(limits(), new if phase == "update/state save" else old, phase)
+        self.assertEqual(self.sk("delete", "--force", self.cid).returncode, 0)
+        self.assert_nothing_left("end")
 
     def test_pause_killed_in_every_phase(self):
         self.kill_every_phase(["pause"])

@@ -21,6 +21,7 @@ extension Container {
         let lock = try store.lock(id)
         defer { withExtendedLifetime(lock) {} }
         let r = try store.load(id)
+        try setBackKilledUpdate(r, store: store, runtime: runtime)
         switch status(of: r, store: store) {
         case .created: break
         case .stopped: throw RuntimeError("cannot start a container that has stopped")

@@ -38,6 +38,7 @@ extension Container {
         let lock = try store.lock(id)
         defer { withExtendedLifetime(lock) {} }
         let r = try store.load(id)
+        try setBackKilledUpdate(r, store: store, runtime: runtime)
         if status(of: r, store: store) == .stopped { throw RuntimeError("container not running") }
 
         try update.validate()
@@ -56,6 +57,10 @@ extension Container {
             throw RuntimeError("container \(id) has no cgroup to update")
         }
         Trace.mark("lock, load state, plan")
+        // From here until the record is saved the cgroup may hold some new values and the
+        // record the old ones: the marker makes the next locked command set the record's back.
+        try PendingUpdate(devices: devices != nil).write(store.updatePath(id))
+        Trace.mark("pending marker")
         try CgroupDriverUpdate.apply(r, merged.resources)
         Trace.mark("unit properties")
         do {
@@ -83,6 +88,35 @@ extension Container {
         nr.resources = merged.resources
         try store.save(nr)
         Trace.mark("state save")
+        unlink(store.updatePath(id))
+    }
+
+    /// An update killed between its marker and its record (SIGKILL, a shim's timeout) left
+    /// the cgroup, the unit and maybe the device program half-changed. The record is the
+    /// truth: everything it says is written again, as a failed update's write-back does.
+    /// Once the record was saved this completes the update instead, to the same effect.
+    /// Called with the container's lock held, by update and start.
+    static func setBackKilledUpdate(_ r: ContainerRecord, store: StateStore, runtime: RuntimeOptions) throws {
+        let path = store.updatePath(r.id)
+        guard let pending = PendingUpdate.read(path) else { return }
+        if let cgroupPath = r.cgroupPath, Files.exists(cgroupPath), let mountPoint = Cgroup.mountPoint() {
+            let saved = r.resources ?? JSONObject()
+            do {
+                try CgroupDriverUpdate.apply(r, saved)
+                try CgroupWriter.apply(try CgroupResources.plan(raw: saved), mountPoint: mountPoint, cgroupPath: cgroupPath)
+                if pending.devices {
+                    let rules = try Spec.DeviceRule.parseList(JSONNode(.object(saved), path: "linux.resources")["devices"])
+                    let fd = try Cgroup(path: cgroupPath).openDirectory()
+                    defer { close(fd) }
+                    try DeviceFilter.replace(rules: DeviceFilter.rules(for: rules), cgroupFD: fd)
+                }
+            } catch {
+                throw RuntimeError("an earlier update of container \(r.id) was killed half-way, and setting its resources back failed: \(error)")
+            }
+            runtime.log.debug("an earlier update of container \(r.id) was killed half-way: its resources were set back")
+        }
+        unlink(path)
+        Trace.mark("set back a killed update")
     }
 
     /// --l3-cache-schema / --mem-bw-schema: skiff has no Intel RDT support, so a
@@ -120,5 +154,23 @@ extension ResourceUpdate {
             }
         }
         return true
+    }
+}
+
+/// `update.pending`: an update is under way. What it may have changed beyond the files
+/// and the unit, which are always written whole: the device program.
+struct PendingUpdate {
+    var devices: Bool
+
+    func write(_ path: String) throws {
+        try Files.writeAtomically(path, Array(JSON.object(JSONObject([("devices", .bool(devices))])).serialized().utf8))
+    }
+
+    /// nil when there is no marker; an unreadable one counts as a device change too.
+    static func read(_ path: String) -> PendingUpdate? {
+        guard Files.exists(path) else { return nil }
+        guard let bytes = try? Files.read(path), case .object(let o)? = try? JSONParser.parse(bytes),
+              case .bool(let devices)? = o["devices"] else { return PendingUpdate(devices: true) }
+        return PendingUpdate(devices: devices)
     }
 }
