@@ -2,6 +2,24 @@ import XCTest
 @testable import SkiffRuntime
 
 final class SystemdTests: XCTestCase {
+    /// Found by the fuzzer (cgroup-plan target): both crashed skiff under --systemd-cgroup.
+    func testPropertiesOfExtremeCPULimits() {
+        let props = { (file: String, value: String) in
+            var plan = CgroupPlan()
+            plan.writes = [CgroupWrite(file, value, controller: "cpu")]
+            return SystemdProperties.from(plan).map { "\($0.0)=\($0.1)" }
+        }
+        // A quota whose µs per second do not fit 64 bits: no limit, not an overflow trap.
+        XCTAssertEqual(props("cpu.max", "18446744073709551 1"),
+                       ["CPUQuotaPeriodUSec=\(DBusValue.uint64(1))", "CPUQuotaPerSecUSec=\(DBusValue.uint64(UInt64.max))"])
+        XCTAssertEqual(SystemdProperties.quotaPerSecond(50000, period: 100000), 500_000)
+        XCTAssertEqual(SystemdProperties.quotaPerSecond(12345, period: 100000), 130_000, "rounded up to 10 ms")
+        XCTAssertEqual(SystemdProperties.quotaPerSecond(UInt64.max - 1, period: 1_000_000), UInt64.max, "rounding past 64 bits")
+        // A cpuset range without its ends is no mask (it was an index out of range).
+        for bad in ["-", "1-", "-3", "1-2-3", ","] { XCTAssertNil(SystemdProperties.bitmask(bad), bad) }
+        XCTAssertEqual(SystemdProperties.bitmask("0-3,8"), [0x0f, 0x01])
+    }
+
     func testUnitNamesAndCgroupPaths() throws {
         let u = try SystemdUnit(cgroupsPath: "machine.slice:libpod:abc", id: "x")
         XCTAssertEqual(u, SystemdUnit(slice: "machine.slice", name: "libpod-abc.scope"))

@@ -165,6 +165,9 @@ final class UpdateEventsTests: XCTestCase {
         XCTAssertEqual(err { try GoDuration.parse("s") }, #"time: invalid duration "s""#)
         XCTAssertEqual(err { try GoDuration.parse(".s") }, #"time: invalid duration ".s""#)
         XCTAssertEqual(err { try GoDuration.parse("3000000h") }, #"time: invalid duration "3000000h""#)
+        // Found by the fuzzer (cli target): a digit with a combining mark crashed the parser.
+        XCTAssertEqual(err { try GoDuration.parse("1\u{301}s") }, "time: invalid duration \"1\u{301}s\"")
+        XCTAssertEqual(err { try GoDuration.parse(".1000000000000000000\u{301}s") }, "time: unknown unit \"0\u{301}s\" in duration \".1000000000000000000\u{301}s\"")
     }
 
     // MARK: - stats from a fake cgroup directory

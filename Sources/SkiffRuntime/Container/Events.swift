@@ -192,7 +192,8 @@ public enum GoDuration {
             "ns": 1, "us": 1_000, "\u{00B5}s": 1_000, "\u{03BC}s": 1_000, "ms": 1_000_000,
             "s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000,
         ]
-        func isDigit(_ c: Character) -> Bool { c >= "0" && c <= "9" }
+        // ASCII digits only: "0\u{301}" sorts between "0" and "9" but is no digit.
+        func isDigit(_ c: Character) -> Bool { c.asciiValue.map { $0 >= 48 && $0 <= 57 } ?? false }
         var total: UInt64 = 0
         while !s.isEmpty {
             guard let c = s.first, c == "." || isDigit(c) else { throw invalid }

@@ -31,22 +31,35 @@ enum SystemdProperties {
         guard f.count == 2, let period = UInt64(f[1]), period > 0 else { return [] }
         var out: [(String, DBusValue)] = [("CPUQuotaPeriodUSec", .uint64(period))]
         if let quota = UInt64(f[0]) {
-            var perSec = quota * 1_000_000 / period
-            if perSec % 10_000 != 0 { perSec = (perSec / 10_000 + 1) * 10_000 }
-            out.append(("CPUQuotaPerSecUSec", .uint64(perSec)))
+            out.append(("CPUQuotaPerSecUSec", .uint64(quotaPerSecond(quota, period: period))))
         } else {
             out.append(("CPUQuotaPerSecUSec", .uint64(infinity)))
         }
         return out
     }
 
+    static let microsPerSecond: UInt64 = 1_000_000
+    /// systemd's CPUQuotaPerSecUSec granularity.
+    static let quotaStep: UInt64 = 10_000
+
+    /// quota/period as µs per second, rounded up to quotaStep; a quota past what 64 bits
+    /// hold (more CPUs than any machine has) is no limit.
+    static func quotaPerSecond(_ quota: UInt64, period: UInt64) -> UInt64 {
+        let product = quota.multipliedFullWidth(by: microsPerSecond)
+        guard product.high < period else { return infinity }
+        let perSec = period.dividingFullWidth(product).quotient
+        let steps = perSec / quotaStep + (perSec % quotaStep == 0 ? 0 : 1)
+        let (rounded, overflow) = steps.multipliedReportingOverflow(by: quotaStep)
+        return overflow ? infinity : rounded
+    }
+
     /// A cpuset list ("0-3,8") as systemd's byte mask: bit n of byte n/8.
     static func bitmask(_ list: String) -> [UInt8]? {
         var bytes: [UInt8] = []
         for part in list.split(separator: ",") {
-            let r = part.split(separator: "-")
-            guard let lo = Int(r[0].trimmingSpaces()), let hi = Int((r.count > 1 ? r[1] : r[0]).trimmingSpaces()),
-                  r.count <= 2, lo <= hi, hi < 8192 else { return nil }
+            let r = part.split(separator: "-", omittingEmptySubsequences: false)
+            guard r.count <= 2, let lo = Int(r[0].trimmingSpaces()), let hi = Int((r.count > 1 ? r[1] : r[0]).trimmingSpaces()),
+                  lo <= hi, hi < 8192 else { return nil }
             for n in lo...hi {
                 while bytes.count <= n / 8 { bytes.append(0) }
                 bytes[n / 8] |= 1 << UInt8(n % 8)
