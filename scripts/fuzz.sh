@@ -11,6 +11,9 @@
 #   .build/debug/skiff-fuzz TARGET FILE   (a plain build) replays it.
 # Prints, per target: executions per second, corpus entries and coverage.
 set -euo pipefail
+# A Swift runtime failure (overflow, bounds, a nil unwrap) traps straight to libFuzzer,
+# which saves the input; the backtracer would only confuse ASan.
+export SWIFT_BACKTRACE=enable=no
 
 cd "$(dirname "$0")/.."
 FUZZ_TIMEOUT_S=10     # one input taking longer is a hang
@@ -59,7 +62,7 @@ for t in $targets; do
     if [[ $status -ne 0 ]]; then
         rc=1
         line+=" -- FAILED (status $status; $log, input in $artifacts/)"
-        grep -E "ERROR|fuzz invariant|Fatal error|==[0-9]+==" "$log" | head -5 >&2 || true
+        grep -E "ERROR|fuzz invariant|Fatal error|runtime failure|==[0-9]+==" "$log" | head -5 >&2 || true
     fi
     echo "$line"
     summary+=("$line")

@@ -29,6 +29,28 @@ Rt = collections.namedtuple("Rt", "name binary")
 REAL_RUNC = shutil.which("runc") or "/usr/sbin/runc"
 
 
+# With $SKIFF_VM_AUDIT_DIR: copies of the bundle's config.json (create, run), the
+# --process file (exec) and the --resources document (update, standard input included).
+AUDIT_COPY = r"""prev=; stdin_resources=
+for a; do
+  case "$prev" in
+    --bundle|-b) cp "$a/config.json" "@DIR@/@CLIENT@-config-$$.json" ;;
+    --process|-p) cp "$a" "@DIR@/@CLIENT@-process-$$.json" ;;
+    --resources|-r) if [ "$a" = - ]; then stdin_resources=1; else cp "$a" "@DIR@/@CLIENT@-resources-$$.json"; fi ;;
+  esac
+  case "$a" in
+    --bundle=*) cp "${a#--bundle=}/config.json" "@DIR@/@CLIENT@-config-$$.json" ;;
+    --resources=*) cp "${a#--resources=}" "@DIR@/@CLIENT@-resources-$$.json" ;;
+  esac
+  prev=$a
+done
+if [ -n "$stdin_resources" ]; then
+  cat >"@DIR@/@CLIENT@-resources-$$.json"
+  exec <"@DIR@/@CLIENT@-resources-$$.json"
+fi
+"""
+
+
 class RuntimeLog:
     """A logging wrapper named `runc` in a directory of its own (clients that go by the
     binary's name, as podman does, see "runc"): every call appends one line, the
@@ -42,12 +64,16 @@ class RuntimeLog:
         os.chmod(self.dir, 0o755)
         self.binary = os.path.join(self.dir, "runc")
         self.log = os.path.join(self.dir, "calls.log")
+        audit = os.environ.get("SKIFF_VM_AUDIT_DIR")
         with open(self.binary, "w") as f:
             # dash and builtins only: no fork before the exec (TCG makes each one dear).
             f.write("#!/bin/sh\n"
                     "read -r comm </proc/$PPID/comm\n"
-                    f"printf '%s: %s\\n' \"$comm\" \"$*\" >>{self.log}\n"
-                    f"exec {REAL_RUNC} \"$@\"\n")
+                    f"printf '%s: %s\\n' \"$comm\" \"$*\" >>{self.log}\n")
+            if audit and os.path.isdir(audit):
+                # The documents the client hands the runtime (the fuzz corpus's seeds).
+                f.write(AUDIT_COPY.replace("@DIR@", audit).replace("@CLIENT@", client))
+            f.write(f"exec {REAL_RUNC} \"$@\"\n")
         os.chmod(self.binary, 0o755)
 
     def lines(self):
