@@ -43,6 +43,7 @@ PY
 prefix=soak$$-
 sk() { "$skiff" --root "$root" "${driver[@]}" "$@" </dev/null >/dev/null 2>>"$work/errors"; }
 cgmount=$(findmnt -n -t cgroup2 -o TARGET | head -1)
+comm=$(basename "$skiff" | cut -c1-15)   # the kernel keeps 15 bytes of a command name
 
 counts() {
     local dirs cgroups mounts procs skiffs units=""
@@ -55,7 +56,7 @@ counts() {
     for f in $(grep -ls "$prefix" /proc/[0-9]*/cgroup 2>/dev/null); do
         [[ $(awk '{print $3}' "${f%/cgroup}/stat" 2>/dev/null) =~ ^[RSDT]$ ]] && procs=$((procs + 1))
     done
-    skiffs=$(pgrep -xc --runstates RSDT skiff || true)
+    skiffs=$(pgrep -xc --runstates RSDT "$comm" || true)
     if [[ ${#driver[@]} -gt 0 ]]; then
         units=" units=$(systemctl list-units --all --no-legend "*$prefix*" | wc -l)"
     fi

@@ -89,10 +89,10 @@ class CgroupfsFaults(vmtest.TestCase):
         record says; an update killed after its record was saved is completed."""
         old, new = (32, 64 << 20), (20, 48 << 20)
         docs = {}
-        for name, (pids, memory) in (("old", old), ("new", new), ("nothing", None)):
+        for name, limits in (("old", old), ("new", new), ("nothing", None)):
             docs[name] = os.path.join(vmtest.WORK, f"{self.cid}-{name}.json")
             with open(docs[name], "w") as f:
-                f.write('{"pids":{"limit":%d},"memory":{"limit":%d}}' % (pids, memory) if memory else "{}")
+                f.write('{"pids":{"limit":%d},"memory":{"limit":%d}}' % limits if limits else "{}")
             self.addCleanup(os.unlink, docs[name])
         self.make()
         phases = self.phases("update", "-r", docs["new"], self.cid)
