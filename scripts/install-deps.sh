@@ -19,6 +19,7 @@ packages=(
     jq hyperfine strace
     iproute2 util-linux procps
     python3          # bench.sh timing loop
+    uidmap           # newuidmap/newgidmap: rootless tests mapping subordinate id ranges
 )
 
 # One dpkg-query call for all packages (like dpkg -s, but one fork, not 13).

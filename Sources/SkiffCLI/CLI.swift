@@ -6,14 +6,14 @@ import SkiffRuntime
 // drive it: `Globals.parse`, then `Command.parse`.
 
 let globalFlags = [
-    Flag.value("root", help: "root directory for container state (default: \"/run/skiff\")"),
+    Flag.value("root", help: "root directory for container state (default: \"/run/skiff\", or \"$XDG_RUNTIME_DIR/skiff\" when not root)"),
     Flag.value("log", help: "file to write log lines to (default: stderr)"),
     Flag.value("log-format", help: "the log format: text (default) or json"),
     Flag.bool("debug", help: "enable debug logging"),
     Flag.bool("trace", help: "print the time of each start-up phase on stderr (also SKIFF_TRACE=text|json)"),
     Flag.bool("systemd-cgroup", help: "use the systemd cgroup driver (cgroupsPath \"slice:prefix:name\")"),
     Flag.value("cgroup-manager", help: "the cgroup driver: cgroupfs (default), systemd or disabled"),
-    Flag.value("rootless", help: "ignored (accepted for runc compatibility)"),
+    Flag.value("rootless", help: "run as an unprivileged user: true, false or auto (default: auto, true when not root)"),
     Flag.value("criu", help: "ignored: skiff does not checkpoint (accepted for runc compatibility)"),
     Flag.bool("version", "v", help: "print the version"),
     Command.helpFlag,
@@ -43,6 +43,7 @@ struct Globals {
     var rest: ArraySlice<String>
     var logFormat: Logger.Format?
     var cgroupManager: CgroupManager?
+    var rootless: Bool?
 
     static func parse(_ argv: ArraySlice<String>) throws -> Globals {
         let (g, rest) = try parseFlags(argv, globalFlags, stopAtPositional: true)
@@ -60,6 +61,12 @@ struct Globals {
                 throw UsageError(description: "invalid --cgroup-manager \"\(m)\" (want cgroupfs, systemd or disabled)")
             }
             out.cgroupManager = manager
+        }
+        switch g.string("rootless") {
+        case nil, "auto": out.rootless = nil
+        case "true": out.rootless = true
+        case "false": out.rootless = false
+        case let v?: throw UsageError(description: "invalid --rootless \"\(v)\" (want true, false or auto)")
         }
         return out
     }
@@ -94,6 +101,7 @@ public enum CLI {
             }
             if let r = g.flags.string("root") { runtime.root = r }
             if let m = g.cgroupManager { runtime.cgroupManager = m }
+            if let r = g.rootless { runtime.rootless = r }
             if g.flags.bool("help") {
                 out(globalUsage())
                 return 0
@@ -108,7 +116,9 @@ public enum CLI {
                 out(command.help)
                 return 0
             }
-            if command.touchesContainers { ExeProtection.makeUndumpable() }
+            // Unprivileged, dumpable: /proc/<init>/uid_map belongs to the user only while the
+            // init (which inherits this) is dumpable; the init turns it off itself.
+            if command.touchesContainers && !RuntimeOptions.isUnprivileged { ExeProtection.makeUndumpable() }
             // Only the commands that clone into a container run from a protected copy of this
             // binary; the others stay a single exec.
             if command.clonesIntoContainer {

@@ -85,10 +85,14 @@ extension Container {
 
     /// Writes the limits and attaches the device filter (both drivers); returns the open
     /// cgroup directory (clone3 places the init with it under cgroupfs).
-    static func configure(_ cg: Cgroup, _ cgroupPlan: CgroupPlan, devices: [Spec.DeviceRule]?, mountPoint: String) throws -> Int32 {
+    static func configure(_ cg: Cgroup, _ cgroupPlan: CgroupPlan, devices: [Spec.DeviceRule]?, mountPoint: String,
+                          rootless: Bool = false) throws -> Int32 {
         if !cgroupPlan.isEmpty { try CgroupWriter.apply(cgroupPlan, mountPoint: mountPoint, cgroupPath: cg.path) }
         let fd = try cg.openDirectory()
         Trace.mark("cgroup")
+        // An unprivileged user can neither load a device program nor make device nodes
+        // (they are bind mounts of the host's): as runc, no device filter.
+        if rootless && RuntimeOptions.isUnprivileged { return fd }
         do {
             try DeviceFilter.attach(rules: DeviceFilter.rules(for: devices ?? []), cgroupFD: fd)
             Trace.mark("device filter")
@@ -123,9 +127,17 @@ extension Container {
                 throw RuntimeError("cgroup \(cg.path) is already in use by other processes")
             }
             try teardown.record(.cgroup(cg.path))
-            _ = try cg.create()
-            cgroup = cg
-            cgroupFD = try configure(cg, cgroupPlan, devices: plan.spec.linux.resources?.devices, mountPoint: mp)
+            do {
+                _ = try cg.create()
+                cgroup = cg
+                cgroupFD = try configure(cg, cgroupPlan, devices: plan.spec.linux.resources?.devices, mountPoint: mp,
+                                         rootless: runtime.rootless)
+            } catch let e as SysError where runtime.rootless && Rootless.isPermissionError(e.errno) {
+                // runc's rootless rule: without limits a cgroup the user may not make is done without.
+                guard cgroupPlan.isEmpty else { throw Rootless.cgroupError(cg.path, e) }
+                teardown.cgroups.removeAll { $0 == cg.path }
+                runtime.log.debug("rootless: no cgroup (\(e)); the config sets no limits")
+            }
         } else if mountPoint == nil && (!cgroupPlan.isEmpty || systemdUnit != nil) {
             throw ConfigError("linux.resources", "this host has no cgroup2 hierarchy to apply limits in")
         }
@@ -248,7 +260,7 @@ extension Container {
 
         var record = ContainerRecord(
             id: id, pid: initPID, pidStartTime: ProcStat.read(initPID)?.startTime ?? 0, bundle: plan.bundle,
-            rootfs: plan.rootfs, created: rfc3339Now(), owner: "", annotations: plan.spec.annotations,
+            rootfs: plan.rootfs, created: rfc3339Now(), owner: Rootless.owner, annotations: plan.spec.annotations,
             cgroupPath: cgroup?.path, poststart: plan.spec.hooks.poststart, poststop: plan.spec.hooks.poststop,
             resources: plan.spec.linux.resources?.raw, cgroupDriver: systemdUnit == nil ? "cgroupfs" : "systemd")
         record.systemdUnit = systemdUnit?.name

@@ -27,9 +27,6 @@ enum InitProcess {
     private static func setUp(_ ctx: Context) throws {
         let plan = ctx.plan
         let ch = ctx.channel
-        // Not dumpable until exec: the container cannot ptrace us or open our
-        // /proc/<pid> files while we still hold host fds (CVE-2016-9962).
-        _ = skiff_prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
         // Keep only stdio, the preserved fds and our own: whatever else the caller of
         // `create` left open (pipes it waits on for EOF) must not stay open while we wait
         // for `start` (runc's init never gets them).
@@ -37,6 +34,11 @@ enum InitProcess {
                               keep: [ch.fd, ctx.fifoFD, ctx.consoleSocket ?? -1] + ctx.idmappedMounts)
         // Die with the runtime if it dies before we are handed over.
         try ch.expect(.go)
+        // Not dumpable until exec: the container cannot ptrace us or open our
+        // /proc/<pid> files while we still hold host fds (CVE-2016-9962). A runtime run as
+        // root is not dumpable already and so are we; an unprivileged one stays dumpable
+        // until here so that it may write our uid_map and gid_map.
+        _ = skiff_prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
         Trace.mark("close fds, wait for go")
 
         if plan.newUserNamespace {

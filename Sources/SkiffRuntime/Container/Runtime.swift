@@ -2,11 +2,29 @@ import Glibc
 
 /// The global options every command shares (runc's global flags).
 public struct RuntimeOptions {
-    public var root: String = "/run/skiff"
+    public var root: String = RuntimeOptions.defaultRoot()
     public var cgroupManager: CgroupManager = .cgroupfs
     public var debug = false
     public var log: Logger = Logger()
+    /// Run by an unprivileged user (runc's --rootless): a cgroup that cannot be made is
+    /// done without when the config sets no limits, and ids are mapped as that user can.
+    public var rootless: Bool = RuntimeOptions.isUnprivileged
     public init() {}
+
+    public static let systemRoot = "/run/skiff"
+    /// The state's subdirectory of $XDG_RUNTIME_DIR for an unprivileged user.
+    public static let userRootName = "skiff"
+
+    public static var isUnprivileged: Bool { geteuid() != 0 }
+
+    /// runc's rule: root keeps its state in /run/skiff, another user in
+    /// $XDG_RUNTIME_DIR/skiff (where /run/skiff would not be writable).
+    public static func defaultRoot() -> String {
+        if isUnprivileged, let xdg = getenv("XDG_RUNTIME_DIR").map({ String(cString: $0) }), !xdg.isEmpty {
+            return xdg + "/" + userRootName
+        }
+        return systemRoot
+    }
 }
 
 /// Who makes the container's cgroup (runc's --systemd-cgroup, crun's --cgroup-manager).

@@ -43,11 +43,29 @@ public enum Namespaces {
         if skiff_unshare(flags) != 0 { throw SysError(errno, "unshare 0x\(String(flags, radix: 16))") }
     }
 
-    /// Written by the parent: a child in a new user namespace cannot map itself.
+    /// Written by the parent: a child in a new user namespace cannot map itself. Root
+    /// writes any mapping; an unprivileged user writes a mapping of its own id, and has
+    /// newuidmap/newgidmap write the rest (IDMapTools).
     public static func writeIDMaps(pid: pid_t, uid: [Spec.IDMapping], gid: [Spec.IDMapping]) throws {
         func text(_ m: [Spec.IDMapping]) -> String { m.map { "\($0.containerID) \($0.hostID) \($0.size)\n" }.joined() }
-        if !uid.isEmpty { try Files.writeExisting("/proc/\(pid)/uid_map", text(uid)) }
-        if !gid.isEmpty { try Files.writeExisting("/proc/\(pid)/gid_map", text(gid)) }
+        let unprivileged = geteuid() != 0
+        if !uid.isEmpty {
+            if unprivileged && !IDMapTools.isOwnIDOnly(uid, own: geteuid()) {
+                try IDMapTools.map(.uid, pid: pid, uid)
+            } else {
+                try Files.writeExisting("/proc/\(pid)/uid_map", text(uid))
+            }
+        }
+        if !gid.isEmpty {
+            if unprivileged && !IDMapTools.isOwnIDOnly(gid, own: getegid()) {
+                try IDMapTools.map(.gid, pid: pid, gid)
+            } else {
+                // An unprivileged writer may map its own gid only once setgroups is denied
+                // (user_namespaces(7)); root keeps setgroups as it is.
+                if unprivileged { try Files.writeExisting("/proc/\(pid)/setgroups", "deny") }
+                try Files.writeExisting("/proc/\(pid)/gid_map", text(gid))
+            }
+        }
     }
 
     public static func writeTimeOffsets(_ offsets: [Spec.TimeOffset]) throws {

@@ -22,6 +22,12 @@ enum Passwd {
         return nil
     }
 
+    /// The name of `uid` (the host's /etc/passwd for `list`'s OWNER), if it has one.
+    static func name(of uid: UInt32, file: String = "/etc/passwd") -> String? {
+        for f in fields(file) where f.count >= 3 && UInt32(f[2]) == uid && !f[0].isEmpty { return String(f[0]) }
+        return nil
+    }
+
     /// name:password:gid:members lines.
     static func group(_ name: String, file: String = "/etc/group") -> UInt32? {
         for f in fields(file) where f.count >= 3 && f[0] == name {

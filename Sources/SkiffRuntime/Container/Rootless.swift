@@ -1,0 +1,18 @@
+import Glibc
+
+/// What an unprivileged user cannot do, and the errors that say what to do instead.
+enum Rootless {
+    /// list's OWNER: empty for root (shown as "root"), else the user's name or number.
+    static var owner: String {
+        let uid = geteuid()
+        return uid == 0 ? "" : Passwd.name(of: uid) ?? String(uid)
+    }
+
+    static func isPermissionError(_ e: Int32) -> Bool { e == EACCES || e == EPERM || e == EROFS }
+
+    static func cgroupError(_ path: String, _ e: SysError) -> ConfigError {
+        ConfigError("linux.resources", "limits need a cgroup, and this user cannot make \(path) (\(e)): " +
+                    "run with --systemd-cgroup under the user's own systemd (a delegated scope), delegate a " +
+                    "writable cgroup subtree to the user, or remove linux.resources")
+    }
+}
