@@ -14,6 +14,8 @@ set -euo pipefail
 # A Swift runtime failure (overflow, bounds, a nil unwrap) traps straight to libFuzzer,
 # which saves the input; the backtracer would only confuse ASan.
 export SWIFT_BACKTRACE=enable=no
+# Leaks are reported, less those the suppressions explain (libseccomp's own).
+export LSAN_OPTIONS=suppressions=$(cd "$(dirname "$0")/.." && pwd)/Tests/Sanitizers/lsan.supp
 
 cd "$(dirname "$0")/.."
 FUZZ_TIMEOUT_S=10     # one input taking longer is a hang
