@@ -154,6 +154,31 @@ final class RootlessTests: XCTestCase {
         XCTAssertEqual(st.st_gid, Self.subgid.start)
     }
 
+    /// A bind of a nosuid,nodev,noexec,noatime mount remounted "ro" keeps those flags (in a
+    /// user namespace they are locked: a remount without them is refused), and a sysfs
+    /// the user namespace may not mount is the host's, bound with the flags asked for.
+    func testLockedFlagsAreKeptAndSysfsIsBoundReadOnly() throws {
+        let locked = IT.lcTempDir()
+        XCTAssertEqual(IT.sh("mount -t tmpfs -o nosuid,nodev,noexec,noatime skiff-locked \(locked)").status, 0)
+        defer { IT.sh("umount -l \(locked)"); try? FileManager.default.removeItem(atPath: locked) }
+        let b = try bundle(["sh", "-c", "grep -E ' /home | /sys ' /proc/mounts"]) { c in
+            // In place of the rootless spec's bind of /sys (before its /sys/fs/cgroup).
+            var mounts = (c["mounts"] as? [[String: Any]] ?? []).map { m -> [String: Any] in
+                m["destination"] as? String == "/sys" ? ["destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["ro"]] : m
+            }
+            mounts.append(["destination": "/home", "type": "bind", "source": locked, "options": ["rbind", "ro"]])
+            c["mounts"] = mounts
+        }
+        defer { try? FileManager.default.removeItem(atPath: b) }
+        let r = skiff(["run", "rl-lock-\(getpid())"], cwd: b)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let lines = r.stdout.split(separator: "\n")
+        let home = lines.first { $0.contains(" /home ") }.map { String($0.split(separator: " ")[3]) } ?? ""
+        XCTAssertEqual(Set(home.split(separator: ",")), ["ro", "nosuid", "nodev", "noexec", "noatime"], r.stdout)
+        let sys = lines.first { $0.contains(" /sys ") }.map { String($0.split(separator: " ")[3]) } ?? ""
+        XCTAssertTrue(sys.split(separator: ",").contains("ro"), "sysfs read-only: \(r.stdout)")
+    }
+
     /// open_tree is refused to the user: the init runs from a sealed memfd copy.
     func testBinaryProtectedByASealedMemfd() throws {
         let b = try bundle(["sleep", "1000"])

@@ -31,3 +31,8 @@ let OPEN_TREE_CLONE: UInt32 = 1
 let OPEN_TREE_CLOEXEC: UInt32 = 0o2000000
 let MOVE_MOUNT_F_EMPTY_PATH: UInt32 = 0x04
 let MOVE_MOUNT_T_EMPTY_PATH: UInt32 = 0x40
+
+// statvfs f_flag bits (sys/statvfs.h enum values Swift does not import).
+let ST_NOATIME: Int = 1024
+let ST_NODIRATIME: Int = 2048
+let ST_RELATIME: Int = 4096

@@ -3,6 +3,28 @@ import CSkiffInit
 
 /// mount(2) and friends with typed errors.
 public enum Mounts {
+    /// The per-mount flags a bind remount sets.
+    static let changeableFlags = UInt(MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME |
+                                      MS_RELATIME | MS_STRICTATIME)
+    static let atimeFlags = UInt(MS_NOATIME | MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME)
+
+    /// `flags` plus what the mount at `fd` has and a user namespace may not clear:
+    /// nosuid, nodev, noexec, ro (statvfs's ST_ bits for these are the MS_ bits), and its
+    /// atime mode unless `flags` names one.
+    static func withLockedFlags(_ flags: UInt, of fd: Int32) -> UInt {
+        var st = statvfs()
+        guard fstatvfs(fd, &st) == 0 else { return flags }
+        let have = UInt(st.f_flag)
+        var out = flags | (have & UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY))
+        if flags & atimeFlags == 0 {
+            if have & UInt(ST_NOATIME) != 0 { out |= UInt(MS_NOATIME) }
+            else if have & UInt(ST_RELATIME) != 0 { out |= UInt(MS_RELATIME) }
+            else { out |= UInt(MS_STRICTATIME) }
+            if have & UInt(ST_NODIRATIME) != 0 { out |= UInt(MS_NODIRATIME) }
+        }
+        return out
+    }
+
     public static func mount(_ source: String?, _ target: String, _ type: String?, _ flags: UInt, _ data: String?,
                              shownAs: String? = nil) throws {
         let r = Glibc.mount(source, target, type, flags, data)

@@ -57,12 +57,8 @@ enum Rootfs {
             }
             // Bind mounts ignore per-mount flags until remounted; remount through a fresh
             // fd because the old one points at the mount point underneath.
-            let changeable = UInt(MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME)
-            if o.flags & changeable != 0 {
-                let top = try root.open(m.destination)
-                defer { close(top) }
-                try Mounts.mount(nil, RootResolver.procPath(top), nil,
-                                 UInt(MS_BIND | MS_REMOUNT) | (o.flags & changeable), nil, shownAs: shown)
+            if o.flags & Mounts.changeableFlags != 0 {
+                try remountBind(m, root: root, flags: o.flags, plan: plan)
             }
         } else {
             var flags = o.flags
@@ -78,8 +74,10 @@ enum Rootfs {
             do {
                 try Mounts.mount(m.source, target, m.type, flags, data.isEmpty ? nil : data, shownAs: shown)
             } catch let e as SysError where (m.type == "sysfs" || m.type == "mqueue") && (e.errno == EPERM || e.errno == EBUSY) && plan.newUserNamespace {
-                // Without its own network namespace a user namespace may not mount sysfs: bind the host's.
+                // Without its own network namespace a user namespace may not mount sysfs: bind the
+                // host's, with the flags asked for (ro...).
                 try Mounts.mount("/" + (m.type == "sysfs" ? "sys" : "dev/mqueue"), target, nil, UInt(MS_BIND | MS_REC), nil, shownAs: shown)
+                if flags & Mounts.changeableFlags != 0 { try remountBind(m, root: root, flags: flags, plan: plan) }
             }
         }
         if !o.propagation.isEmpty || o.recursiveSet != 0 || o.recursiveClear != 0 {
@@ -92,6 +90,18 @@ enum Rootfs {
                 try Mounts.setattr(fd: top, recursive: true, set: o.recursiveSet, clear: o.recursiveClear, shownAs: shown)
             }
         }
+    }
+
+    /// Bind mounts ignore per-mount flags until remounted; remount through a fresh fd
+    /// because the old one points at the mount point underneath. In a user namespace the
+    /// source's nosuid, nodev, noexec, ro and atime flags are locked (a remount without them
+    /// is refused): they are kept, as runc does.
+    static func remountBind(_ m: LaunchPlan.PlannedMount, root: RootResolver, flags: UInt, plan: LaunchPlan) throws {
+        let top = try root.open(m.destination)
+        defer { close(top) }
+        var wanted = flags & Mounts.changeableFlags
+        if plan.newUserNamespace { wanted = Mounts.withLockedFlags(wanted, of: top) }
+        try Mounts.mount(nil, RootResolver.procPath(top), nil, UInt(MS_BIND | MS_REMOUNT) | wanted, nil, shownAs: m.destination)
     }
 
     /// pivot_root into the rootfs (or MS_MOVE + chroot with --no-pivot).
