@@ -213,7 +213,15 @@ final class RootlessTests: XCTestCase {
         let b = try bundle(["true"]) { c in self.linux(&c) { $0["resources"] = ["pids": ["limit": 10]] } }
         defer { try? FileManager.default.removeItem(atPath: b) }
         let id = "rl-res-\(getpid())"
-        assertRefused(skiff(["create", "-b", b, id]), id, mentions: ["linux.resources", "--systemd-cgroup", "delegate", "remove linux.resources"])
+        assertRefused(skiff(["create", "-b", b, id]), id, mentions: ["linux.resources", "delegate", "linux.cgroupsPath", "remove linux.resources"])
+    }
+
+    func testSystemdDriverIsRefusedNamingTheWayOut() throws {
+        let b = try bundle(["true"])
+        defer { try? FileManager.default.removeItem(atPath: b) }
+        let id = "rl-sd-\(getpid())"
+        assertRefused(skiff(["--systemd-cgroup", "create", "-b", b, id]), id,
+                      mentions: ["--systemd-cgroup", "not supported for a user other than root", "drop --systemd-cgroup"])
     }
 
     func testARangeOutsideSubuidIsRefused() throws {

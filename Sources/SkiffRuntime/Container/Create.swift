@@ -39,6 +39,9 @@ extension Container {
         for w in cgroupPlan.ignored { runtime.log.warn("\(w)") }
         let systemdUnit = runtime.cgroupManager == .systemd
             ? try SystemdUnit(cgroupsPath: spec.linux.cgroupsPath, id: id) : nil
+        if runtime.cgroupManager == .systemd && RuntimeOptions.isUnprivileged {
+            throw Rootless.systemdError()
+        }
         if runtime.cgroupManager == .disabled && !cgroupPlan.isEmpty {
             throw ConfigError("linux.resources", "limits need a cgroup, and --cgroup-manager is disabled")
         }
