@@ -143,36 +143,12 @@ final class UpdateEventsTests: XCTestCase {
     /// Device rules in an update replace the device program (with BPF_F_ALLOW_MULTI a
     /// second program would AND with the first, so allowing again would not work).
     func testDeviceUpdateReplacesTheProgram() throws {
-        let dir = IT.lcTempDir()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        chmod(dir, 0o777)
-        // Opening the block device 7:0 for reading: EPERM when the device filter says no,
-        // success (or ENXIO without the loop driver) when it says yes.
-        let script = """
-        while :; do
-          if ( : < /dev/tdev ) 2>/out/err; then echo ok > /out/st.tmp; else cat /out/err > /out/st.tmp; fi
-          mv /out/st.tmp /out/st; sleep 0.05
-        done
-        """
-        let allow: [String: Any] = ["allow": true, "type": "b", "major": 7, "minor": 0, "access": "rwm"]
-        let c = IT.lcCreate(["sh", "-c", script]) { c in
-            CT.linux(&c) { l in
-                l["devices"] = [["type": "b", "path": "/dev/tdev", "major": 7, "minor": 0, "fileMode": 0o600]]
-                l["resources"] = ["devices": [["allow": false, "access": "rwm"], allow]]
-            }
-            var mounts = c["mounts"] as? [[String: Any]] ?? []
-            mounts.append(["destination": "/out", "type": "bind", "source": dir, "options": ["rbind", "rw"]])
-            c["mounts"] = mounts
-        }
-        defer { c.cleanup() }
-        XCTAssertEqual(c.result.status, 0, c.result.stderr)
-        XCTAssertEqual(IT.skiff(["start", c.id]).status, 0)
-        func state() -> String { read(dir + "/st") }
-        func settles(_ want: Bool) -> Bool {
-            // A few fresh rounds of the loop, all agreeing.
-            IT.lcWait { try? FileManager.default.removeItem(atPath: dir + "/st"); usleep(200_000)
-                let s = state(); return !s.isEmpty && s.contains("Operation not permitted") != want }
-        }
+        let allow = DeviceProbe.allow7_0
+        let probe = DeviceProbe(resources: ["devices": [DeviceProbe.denyAll, allow]])
+        defer { probe.cleanup() }
+        let c = probe.container
+        func state() -> String { probe.state }
+        func settles(_ want: Bool) -> Bool { probe.allowed() == want }
         XCTAssertTrue(settles(true), "allowed at create: \(state())")
         let programs = { () -> [DeviceFilter.AttachedProgram] in
             let fd = open(IT.lcCgroup(c.id), O_RDONLY | O_DIRECTORY | O_CLOEXEC)

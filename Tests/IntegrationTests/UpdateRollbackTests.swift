@@ -25,32 +25,13 @@ final class UpdateRollbackTests: XCTestCase {
     }
 
     func testKilledUpdateIsSetBackByTheNextUpdate() throws {
+        let allow = DeviceProbe.allow7_0, denyAll = DeviceProbe.denyAll
+        let probe = DeviceProbe(resources: ["devices": [denyAll, allow],
+                                            "hugepageLimits": [["pageSize": "2MB", "limit": Self.oldPages * Self.mb2]]])
+        defer { probe.cleanup() }
+        let c = probe.container
         let dir = IT.lcTempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        chmod(dir, 0o777)
-        // The container reports whether it may open the block device 7:0 (as in
-        // UpdateEventsTests): EPERM when the device program says no.
-        let script = """
-        while :; do
-          if ( : < /dev/tdev ) 2>/out/err; then echo ok > /out/st.tmp; else cat /out/err > /out/st.tmp; fi
-          mv /out/st.tmp /out/st; sleep 0.05
-        done
-        """
-        let allow: [String: Any] = ["allow": true, "type": "b", "major": 7, "minor": 0, "access": "rwm"]
-        let denyAll: [String: Any] = ["allow": false, "access": "rwm"]
-        let c = IT.lcCreate(["sh", "-c", script]) { c in
-            CT.linux(&c) { l in
-                l["devices"] = [["type": "b", "path": "/dev/tdev", "major": 7, "minor": 0, "fileMode": 0o600]]
-                l["resources"] = ["devices": [denyAll, allow],
-                                  "hugepageLimits": [["pageSize": "2MB", "limit": Self.oldPages * Self.mb2]]]
-            }
-            var mounts = c["mounts"] as? [[String: Any]] ?? []
-            mounts.append(["destination": "/out", "type": "bind", "source": dir, "options": ["rbind", "rw"]])
-            c["mounts"] = mounts
-        }
-        defer { c.cleanup() }
-        XCTAssertEqual(c.result.status, 0, c.result.stderr)
-        XCTAssertEqual(IT.skiff(["start", c.id]).status, 0)
 
         func json(_ o: [String: Any], _ name: String) throws -> String {
             try JSONSerialization.data(withJSONObject: o).write(to: URL(fileURLWithPath: dir + "/" + name))
@@ -61,18 +42,7 @@ final class UpdateRollbackTests: XCTestCase {
         let nothing = try json([:], "nothing.json")
         let cg = IT.lcCgroup(c.id)
         let pending = "\(IT.stateRoot)/\(c.id)/update.pending"
-        func deviceAllowed() -> Bool? {
-            // A few fresh rounds of the loop, all agreeing.
-            var seen: Bool?
-            _ = IT.lcWait {
-                try? FileManager.default.removeItem(atPath: dir + "/st")
-                usleep(200_000)
-                let s = read(dir + "/st")
-                seen = s.isEmpty ? nil : !s.contains("Operation not permitted")
-                return seen != nil
-            }
-            return seen
-        }
+        func deviceAllowed() -> Bool? { probe.allowed() }
         XCTAssertEqual(deviceAllowed(), true, "allowed at create")
 
         // The phases, from a traced update that is then undone.
