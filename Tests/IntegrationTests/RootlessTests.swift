@@ -106,6 +106,10 @@ final class RootlessTests: XCTestCase {
         let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
         let uidLine = status.split(separator: "\n").first { $0.hasPrefix("Uid:") }.map(String.init) ?? ""
         XCTAssertEqual(words(uidLine), ["Uid:"] + Array(repeating: "\(Self.uid)", count: 4), uidLine)
+        // No cgroup (no limits): ps lists the processes of the container's pid namespace.
+        let ps = skiff(["ps", "--format", "json", id])
+        XCTAssertEqual(ps.status, 0, ps.stderr)
+        XCTAssertEqual(try JSONSerialization.jsonObject(with: Data(ps.stdout.utf8)) as? [Int], [pid], ps.stdout)
         let list = skiff(["list"]).stdout
         XCTAssertTrue(list.contains(id) && list.contains(Self.user), "OWNER is the user: \(list)")
         let e = skiff(["exec", id, "sh", "-c", "id -u; cat /proc/1/cmdline"])

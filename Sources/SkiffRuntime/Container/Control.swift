@@ -26,10 +26,15 @@ extension Container {
         try cgroup(of: r).freeze(false)
     }
 
-    /// The pids in the container's cgroup (what runc's `ps --format json` prints).
+    /// The pids in the container's cgroup (what runc's `ps --format json` prints). A
+    /// container without a cgroup (rootless, no limits) that has its own pid namespace:
+    /// the processes in that namespace.
     public static func pids(id: String, runtime: RuntimeOptions) throws -> [Int32] {
         let (store, r) = try load(id, runtime: runtime)
         if status(of: r, store: store) == .stopped { throw RuntimeError("container not running") }
+        if r.cgroupPath == nil, let ns = PidNamespace.inode(of: r.pid), ns != PidNamespace.inode(of: getpid()) {
+            return PidNamespace.processes(in: ns)
+        }
         return try cgroup(of: r).pids()
     }
 }

@@ -103,3 +103,17 @@ extension ContainerRecord {
     /// /proc start time.
     public var initIsAlive: Bool { initIdentity.isAlive(pid) }
 }
+
+/// The processes of a pid namespace as the host sees them (`ps` of a container that has
+/// no cgroup to list).
+enum PidNamespace {
+    static func inode(of pid: Int32) -> UInt64? {
+        var st = stat()
+        guard stat("/proc/\(pid)/ns/pid", &st) == 0 else { return nil }
+        return UInt64(st.st_ino)
+    }
+
+    static func processes(in ns: UInt64) -> [Int32] {
+        Files.listDirectory("/proc").compactMap(Int32.init).filter { inode(of: $0) == ns }.sorted()
+    }
+}
