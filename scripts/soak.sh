@@ -62,10 +62,18 @@ counts() {
     fi
     echo "state-dirs=$dirs cgroups=$cgroups mounts=$mounts container-processes=$procs skiff-processes=$skiffs$units"
 }
+# The fewest fds and the least RSS over EVENTS_SAMPLES looks: each round of the events
+# loop holds a cgroup file open for a moment, so one look may catch one fd more.
+EVENTS_SAMPLES=10
 events_counts() {
-    local fds rss
-    fds=$(ls "/proc/$events_pid/fd" | wc -l)
-    rss=$(awk '/^VmRSS/ {print $2}' "/proc/$events_pid/status")
+    local fds rss f r i
+    for ((i = 0; i < EVENTS_SAMPLES; i++)); do
+        f=$(ls "/proc/$events_pid/fd" | wc -l)
+        r=$(awk '/^VmRSS/ {print $2}' "/proc/$events_pid/status")
+        if [[ -z ${fds:-} ]] || ((f < fds)); then fds=$f; fi
+        if [[ -z ${rss:-} ]] || ((r < rss)); then rss=$r; fi
+        sleep 0.003
+    done
     echo "$fds $rss"
 }
 # Kills `$@` (a skiff command, in the background) after a random delay.
