@@ -85,6 +85,13 @@ killed() {
     kill -9 "$p" 2>/dev/null || true
     wait "$p" 2>/dev/null || true
 }
+# A step that must succeed: its failure fails the soak, naming the cycle.
+must() {
+    if ! sk "$@"; then
+        echo "soak.sh: cycle $i: $1 ${*: -1} failed: $(tail -1 "$work/errors")" >&2
+        failed=1
+    fi
+}
 init_pid() { "$skiff" --root "$root" state "$1" 2>/dev/null | sed -n 's/^ *"pid": *\([0-9]*\),*/\1/p'; }
 
 watched=${prefix}events
@@ -107,16 +114,20 @@ for ((i = 0; i < cycles; i++)); do
     case $what in
         6) killed create -b "$bundle" "$id"; outcomes[create]=$((${outcomes[create]:-0} + 1)) ;;
         *)
-            sk create -b "$bundle" "$id" || true
+            # Up to the kill every step must succeed: a soak whose containers never ran
+            # would prove nothing.
+            must create -b "$bundle" "$id"
             if [[ $what -eq 7 ]]; then
                 killed start "$id"; outcomes[start]=$((${outcomes[start]:-0} + 1))
             else
-                sk start "$id" || true
+                must start "$id"
             fi
             if [[ $what -eq 8 ]]; then
                 killed exec "$id" true; outcomes[exec]=$((${outcomes[exec]:-0} + 1))
-            else
+            elif [[ $what -eq 7 ]]; then
                 sk exec "$id" true || true
+            else
+                must exec "$id" true
             fi
             if [[ $what -eq 9 ]]; then
                 pid=$(init_pid "$id")
