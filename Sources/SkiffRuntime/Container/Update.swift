@@ -61,28 +61,18 @@ extension Container {
         // record the old ones: the marker makes the next locked command set the record's back.
         try PendingUpdate(devices: devices != nil).write(store.updatePath(id))
         Trace.mark("pending marker")
-        try CgroupDriverUpdate.apply(r, merged.resources)
-        Trace.mark("unit properties")
         do {
-            try CgroupWriter.apply(plan, mountPoint: mountPoint, cgroupPath: cgroupPath)
-            Trace.mark("cgroup files")
+            try write(merged.resources, plan: plan, devices: devices, of: r, cgroupPath: cgroupPath, mountPoint: mountPoint)
         } catch {
-            // runc: "Set configs back".
-            do { try CgroupDriverUpdate.apply(r, saved) } catch let e {
-                runtime.log.warn("could not set the previous unit properties back: \(e)")
-            }
-            if let old = try? CgroupResources.plan(raw: saved) {
-                do { try CgroupWriter.apply(old, mountPoint: mountPoint, cgroupPath: cgroupPath) } catch let e {
-                    runtime.log.warn("could not set the previous resources back: \(e)")
-                }
+            // runc: "Set configs back" (the device program, if it was replaced, stays new
+            // until the next update with devices).
+            do {
+                try write(saved, plan: try CgroupResources.plan(raw: saved), devices: nil, of: r,
+                          cgroupPath: cgroupPath, mountPoint: mountPoint)
+            } catch let e {
+                runtime.log.warn("could not set the previous resources back: \(e)")
             }
             throw error
-        }
-        if let devices {
-            let fd = try Cgroup(path: cgroupPath).openDirectory()
-            defer { close(fd) }
-            try DeviceFilter.replace(rules: DeviceFilter.rules(for: devices), cgroupFD: fd)
-            Trace.mark("device filter")
         }
         var nr = r
         nr.resources = merged.resources
@@ -102,14 +92,10 @@ extension Container {
         if let cgroupPath = r.cgroupPath, Files.exists(cgroupPath), let mountPoint = Cgroup.mountPoint() {
             let saved = r.resources ?? JSONObject()
             do {
-                try CgroupDriverUpdate.apply(r, saved)
-                try CgroupWriter.apply(try CgroupResources.plan(raw: saved), mountPoint: mountPoint, cgroupPath: cgroupPath)
-                if pending.devices {
-                    let rules = try Spec.DeviceRule.parseList(JSONNode(.object(saved), path: "linux.resources")["devices"])
-                    let fd = try Cgroup(path: cgroupPath).openDirectory()
-                    defer { close(fd) }
-                    try DeviceFilter.replace(rules: DeviceFilter.rules(for: rules), cgroupFD: fd)
-                }
+                let devices = pending.devices
+                    ? try Spec.DeviceRule.parseList(JSONNode(.object(saved), path: "linux.resources")["devices"]) : nil
+                try write(saved, plan: try CgroupResources.plan(raw: saved), devices: devices, of: r,
+                          cgroupPath: cgroupPath, mountPoint: mountPoint)
             } catch {
                 throw RuntimeError("an earlier update of container \(r.id) was killed half-way, and setting its resources back failed: \(error)")
             }
@@ -117,6 +103,23 @@ extension Container {
         }
         unlink(path)
         Trace.mark("set back a killed update")
+    }
+
+    /// Puts `resources` (planned as `plan`) on the container's cgroup the way its driver
+    /// keeps them: the unit's properties, the files, and the device program when `devices`
+    /// is given. The one path of an update, its write-back, and a killed update's set-back.
+    static func write(_ resources: JSONObject, plan: CgroupPlan, devices: [Spec.DeviceRule]?, of r: ContainerRecord,
+                      cgroupPath: String, mountPoint: String) throws {
+        try CgroupDriverUpdate.apply(r, resources)
+        Trace.mark("unit properties")
+        try CgroupWriter.apply(plan, mountPoint: mountPoint, cgroupPath: cgroupPath)
+        Trace.mark("cgroup files")
+        if let devices {
+            let fd = try Cgroup(path: cgroupPath).openDirectory()
+            defer { close(fd) }
+            try DeviceFilter.replace(rules: DeviceFilter.rules(for: devices), cgroupFD: fd)
+            Trace.mark("device filter")
+        }
     }
 
     /// --l3-cache-schema / --mem-bw-schema: skiff has no Intel RDT support, so a
