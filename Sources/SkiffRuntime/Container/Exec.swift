@@ -59,16 +59,16 @@ extension Container {
         }
         defer { close(pidfd) }
         let kinds = Namespaces.differing(from: r.pid)
-        // Unprivileged, we may join the container's pid namespace only from inside its user
-        // namespace (which owns it): we join both.
-        let parentJoins: [NamespaceKind] = RuntimeOptions.isUnprivileged && kinds.contains(.user) ? [.pid, .user] : [.pid]
-        if kinds.contains(.pid) {
-            // A pid namespace applies to children only: ours go there from now on, so the
-            // process is our own child (we wait for it) and pid 1's sibling in there.
-            let flags = parentJoins.filter(kinds.contains).reduce(Int32(0)) { $0 | $1.cloneFlag }
-            try Namespaces.join(pidfd: pidfd, pid: r.pid, flags: flags, what: "the container's pid namespace")
+        // A pid namespace applies to children only: we join it, so the process is our own
+        // child (we wait for it) and pid 1's sibling in there. Unprivileged, we may join it
+        // only from inside the user namespace that owns it: that one too.
+        let parentJoins: [NamespaceKind] = !kinds.contains(.pid) ? []
+            : RuntimeOptions.isUnprivileged && kinds.contains(.user) ? [.pid, .user] : [.pid]
+        if !parentJoins.isEmpty {
+            try Namespaces.join(pidfd: pidfd, pid: r.pid, flags: parentJoins.reduce(Int32(0)) { $0 | $1.cloneFlag },
+                                what: "the container's pid namespace")
         }
-        let joinFlags = kinds.filter { !(kinds.contains(.pid) && parentJoins.contains($0)) }.reduce(Int32(0)) { $0 | $1.cloneFlag }
+        let joinFlags = kinds.filter { !parentJoins.contains($0) }.reduce(Int32(0)) { $0 | $1.cloneFlag }
         Trace.mark("cgroup, pidfd, pid namespace")
 
         // A terminal in the foreground without --console-socket: we take the pty ourselves.
