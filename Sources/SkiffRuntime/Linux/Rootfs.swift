@@ -55,8 +55,6 @@ enum Rootfs {
             } else {
                 try Mounts.mount(m.source, target, nil, UInt(MS_BIND) | (o.flags & UInt(MS_REC)), nil, shownAs: shown)
             }
-            // Bind mounts ignore per-mount flags until remounted; remount through a fresh
-            // fd because the old one points at the mount point underneath.
             if o.flags & Mounts.changeableFlags != 0 {
                 try remountBind(m, root: root, flags: o.flags, plan: plan)
             }
