@@ -18,11 +18,17 @@ struct ApplyProcess {
         var env: [String]
     }
 
+    /// The step that must come while the process is still dumpable, before everything else:
+    /// once it is not, its /proc files belong to the host's root, which the root of a
+    /// user namespace made by a user other than root cannot open (runc writes it as early).
+    static func setOOMScoreAdj(of process: Spec.Process) throws {
+        if let adj = process.oomScoreAdj { try ProcessSetup.setOOMScoreAdj(adj) }
+    }
+
     /// Everything up to the last step before exec. `channel` carries the seccomp notify fd
     /// to the runtime and the lines it logs at debug level.
     func prepare(_ channel: Channel) throws -> Ready {
         try ProcessSetup.setRlimits(process.rlimits)
-        if let adj = process.oomScoreAdj { try ProcessSetup.setOOMScoreAdj(adj) }
         var env = ProcessSetup.mergeEnv(process.env)
         if !env.contains(where: { $0.hasPrefix("HOME=") }) {
             // As runc: the user's home from the container's /etc/passwd, else "/".

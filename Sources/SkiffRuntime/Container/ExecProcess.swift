@@ -32,6 +32,7 @@ enum ExecProcess {
 
     private static func setUp(_ ctx: Context) throws {
         let ch = ctx.channel
+        try ApplyProcess.setOOMScoreAdj(of: ctx.plan.process)
         // Not dumpable until exec: the container must not ptrace us or open our /proc
         // files while we hold host fds (CVE-2016-9962).
         _ = skiff_prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)

@@ -34,6 +34,7 @@ enum InitProcess {
                               keep: [ch.fd, ctx.fifoFD, ctx.consoleSocket ?? -1] + ctx.idmappedMounts)
         // Die with the runtime if it dies before we are handed over.
         try ch.expect(.go)
+        try ApplyProcess.setOOMScoreAdj(of: plan.process)
         // Not dumpable until exec: the container cannot ptrace us or open our
         // /proc/<pid> files while we still hold host fds (CVE-2016-9962). A runtime run as
         // root is not dumpable already and so are we; an unprivileged one stays dumpable
