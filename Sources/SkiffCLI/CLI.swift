@@ -13,7 +13,7 @@ let globalFlags = [
     Flag.bool("trace", help: "print the time of each start-up phase on stderr (also SKIFF_TRACE=text|json)"),
     Flag.bool("systemd-cgroup", help: "use the systemd cgroup driver (cgroupsPath \"slice:prefix:name\")"),
     Flag.value("cgroup-manager", help: "the cgroup driver: cgroupfs (default), systemd or disabled"),
-    Flag.value("rootless", help: "run as an unprivileged user: true, false or auto (default: auto, true when not root)"),
+    Flag.value("rootless", help: "run as an unprivileged user: true, false or auto (default: auto, true when not root or in a user namespace)"),
     Flag.value("criu", help: "ignored: skiff does not checkpoint (accepted for runc compatibility)"),
     Flag.bool("version", "v", help: "print the version"),
     Command.helpFlag,

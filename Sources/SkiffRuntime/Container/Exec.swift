@@ -102,7 +102,15 @@ extension Container {
         let (parentEnd, childEnd) = try Channel.pair()
         defer { parentEnd.close() }
         var placed: Int32 = 0
-        let pid = skiff_clone(0, cgroupFD, &placed)
+        var pid = skiff_clone(0, cgroupFD, &placed)
+        if pid < 0 && cgroupFD >= 0 && runtime.rootless && Rootless.isPermissionError(errno) {
+            // A user may move a process only within a subtree it owns (the common ancestor's
+            // cgroup.procs): from outside its delegated scope the process stays where the
+            // caller is, as runc's rootless exec does. Podman's conmon runs inside it.
+            runtime.log.debug("rootless: exec stays in the caller's cgroup (cannot clone into \(cgroupPath ?? ""): \(SysError(errno, "clone3")))")
+            cgroupPath = nil
+            pid = skiff_clone(0, -1, &placed)
+        }
         if pid == 0 {
             parentEnd.close()
             Trace.child("process", channel: childEnd)

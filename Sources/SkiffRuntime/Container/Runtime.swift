@@ -8,7 +8,12 @@ public struct RuntimeOptions {
     public var log: Logger = Logger()
     /// Run by an unprivileged user (runc's --rootless): a cgroup that cannot be made is
     /// done without when the config sets no limits, and ids are mapped as that user can.
-    public var rootless: Bool = RuntimeOptions.isUnprivileged
+    public var rootless: Bool {
+        get { rootlessFlag ?? RuntimeOptions.isRootless }
+        set { rootlessFlag = newValue }
+    }
+    /// --rootless true|false; auto (nil) is asked only when needed (a stat for root).
+    private var rootlessFlag: Bool?
     public init() {}
 
     public static let systemRoot = "/run/skiff"
@@ -17,13 +22,19 @@ public struct RuntimeOptions {
 
     public static var isUnprivileged: Bool { geteuid() != 0 }
 
+    /// runc's rule for --rootless auto: true for a user other than root, and for root in a
+    /// user namespace of its own (rootless Podman's runtime), whose cgroups are not its own.
+    public static var isRootless: Bool { isUnprivileged || Namespaces.inChildUserNamespace }
+
     /// runc's rule: root keeps its state in /run/skiff, another user in
-    /// $XDG_RUNTIME_DIR/skiff (where /run/skiff would not be writable).
+    /// $XDG_RUNTIME_DIR/skiff (where /run/skiff would not be writable), and so does root in
+    /// a user namespace unless $USER says it is the real root (rootless Podman passes no --root).
     public static func defaultRoot() -> String {
-        if isUnprivileged, let xdg = getenv("XDG_RUNTIME_DIR").map({ String(cString: $0) }), !xdg.isEmpty {
-            return xdg + "/" + userRootName
-        }
-        return systemRoot
+        guard let xdg = getenv("XDG_RUNTIME_DIR").map({ String(cString: $0) }), !xdg.isEmpty else { return systemRoot }
+        if isUnprivileged { return xdg + "/" + userRootName }
+        guard Namespaces.inChildUserNamespace else { return systemRoot }
+        let user = getenv("USER").map { String(cString: $0) }
+        return user == "root" ? systemRoot : xdg + "/" + userRootName
     }
 }
 

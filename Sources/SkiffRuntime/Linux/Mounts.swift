@@ -80,6 +80,21 @@ public enum Mounts {
     static let FSCONFIG_SET_STRING: UInt32 = 1
     static let FSCONFIG_CMD_CREATE: UInt32 = 6
     static let MOUNT_ATTR_RDONLY: UInt32 = 1
+    static let MOUNT_ATTR_NOSUID: UInt32 = 2
+    static let MOUNT_ATTR_NODEV: UInt32 = 4
+    static let MOUNT_ATTR_NOEXEC: UInt32 = 8
+    static let MOUNT_ATTR_NOATIME: UInt32 = 0x10
+    static let MOUNT_ATTR_STRICTATIME: UInt32 = 0x20
+    static let MOUNT_ATTR_NODIRATIME: UInt32 = 0x80
+
+    /// mount(2)'s per-mount flags as fsmount's attributes (relatime is the default, 0).
+    static func attributes(of flags: UInt) -> UInt32 {
+        let pairs: [(Int, UInt32)] = [(Int(MS_RDONLY), MOUNT_ATTR_RDONLY), (Int(MS_NOSUID), MOUNT_ATTR_NOSUID),
+                                      (Int(MS_NODEV), MOUNT_ATTR_NODEV), (Int(MS_NOEXEC), MOUNT_ATTR_NOEXEC),
+                                      (Int(MS_NOATIME), MOUNT_ATTR_NOATIME), (Int(MS_STRICTATIME), MOUNT_ATTR_STRICTATIME),
+                                      (Int(MS_NODIRATIME), MOUNT_ATTR_NODIRATIME)]
+        return pairs.reduce(0) { flags & UInt($1.0) != 0 ? $0 | $1.1 : $0 }
+    }
 
     /// Bind-mounts the file `source` (any fd) onto `target` (an O_PATH fd) without a
     /// single path lookup: open_tree clones the mount of exactly what the fd holds, and
@@ -105,6 +120,20 @@ public enum Mounts {
         let tree = try sys("fsmount tmpfs for", shownAs) {
             skiff_fsmount(fs, 1 /* FSMOUNT_CLOEXEC */, readonly ? MOUNT_ATTR_RDONLY : 0)
         }
+        defer { close(tree) }
+        try attach(tree, onto: target, shownAs: shownAs)
+    }
+
+    /// A cgroup2 mount of the caller's cgroup namespace made with fsopen/fsmount and attached
+    /// on the fd `target`. mount(2) refuses one (EBUSY) on the root of a mount of the same
+    /// superblock, which is what a rootless config's /sys rbind leaves at /sys/fs/cgroup and
+    /// a user namespace may not unmount (it is locked); attaching a made mount there is allowed.
+    static func cgroup2(_ source: String, onto target: Int32, flags: UInt, shownAs: String) throws {
+        let fs = try sys("fsopen cgroup2 for", shownAs) { skiff_fsopen("cgroup2", 1 /* FSOPEN_CLOEXEC */) }
+        defer { close(fs) }
+        try sys("fsconfig cgroup2 for", shownAs) { skiff_fsconfig(fs, FSCONFIG_SET_STRING, "source", source, 0) }
+        try sys("fsconfig cgroup2 for", shownAs) { skiff_fsconfig(fs, FSCONFIG_CMD_CREATE, nil, nil, 0) }
+        let tree = try sys("fsmount cgroup2 for", shownAs) { skiff_fsmount(fs, 1 /* FSMOUNT_CLOEXEC */, attributes(of: flags)) }
         defer { close(tree) }
         try attach(tree, onto: target, shownAs: shownAs)
     }

@@ -2,6 +2,27 @@ import Glibc
 import CSkiffInit
 
 public enum Namespaces {
+    /// The initial user namespace's inode (the kernel's PROC_USER_INIT_INO).
+    static let initialUserNamespaceInode: UInt = 0xEFFF_FFFD
+
+    /// Whether we run in a user namespace other than the host's (as rootless Podman runs its
+    /// runtime: uid 0, but only over the ids its user was given). One stat, asked once.
+    public static let inChildUserNamespace: Bool = {
+        var st = stat()
+        return stat("/proc/self/ns/user", &st) == 0 && UInt(st.st_ino) != initialUserNamespaceInode
+    }()
+
+    /// The host's id for our uid: itself in the host's user namespace, else what
+    /// /proc/self/uid_map maps it to (the D-Bus peer credentials the user's bus sees).
+    public static func hostUID() -> uid_t {
+        let uid = getuid()
+        guard inChildUserNamespace, let map = try? Files.readString("/proc/self/uid_map") else { return uid }
+        for line in map.split(separator: "\n") {
+            let f = line.split(separator: " ").compactMap { UInt32($0) }
+            if f.count == 3, uid >= f[0], uid - f[0] < f[2] { return f[1] + (uid - f[0]) }
+        }
+        return uid
+    }
     public static func join(_ kind: NamespaceKind, path: String) throws {
         let fd = try sys("open namespace", path) { open(path, O_RDONLY | O_CLOEXEC) }
         defer { close(fd) }

@@ -24,11 +24,11 @@ enum Rootfs {
         }
         if plan.setupDev {
             for d in Devices.defaults + plan.spec.linux.devices {
-                try Devices.create(d, in: root, bindFromHost: plan.newUserNamespace)
+                try Devices.create(d, in: root, bindFromHost: inUserNamespace(plan))
             }
             try Devices.createSymlinks(in: root)
         } else {
-            for d in plan.spec.linux.devices { try Devices.create(d, in: root, bindFromHost: plan.newUserNamespace) }
+            for d in plan.spec.linux.devices { try Devices.create(d, in: root, bindFromHost: inUserNamespace(plan)) }
         }
         Trace.mark("devices")
         // A missing cwd is created inside the rootfs while it is still writable, as runc does.
@@ -40,6 +40,13 @@ enum Rootfs {
                 throw RuntimeError("process.cwd \(plan.process.cwd): \(error)")
             }
         }
+    }
+
+    /// Whether the mounts are made in a user namespace other than the host's: the config's
+    /// own, or the one the runtime runs in (rootless Podman's). There mknod is refused and
+    /// the host's mounts' flags are locked.
+    static func inUserNamespace(_ plan: LaunchPlan) -> Bool {
+        plan.newUserNamespace || Namespaces.inChildUserNamespace
     }
 
     static func mountOne(_ m: LaunchPlan.PlannedMount, root: RootResolver, plan: LaunchPlan, detached: Int32 = -1) throws {
@@ -71,7 +78,9 @@ enum Rootfs {
             }
             do {
                 try Mounts.mount(m.source, target, m.type, flags, data.isEmpty ? nil : data, shownAs: shown)
-            } catch let e as SysError where (m.type == "sysfs" || m.type == "mqueue") && (e.errno == EPERM || e.errno == EBUSY) && plan.newUserNamespace {
+            } catch let e as SysError where m.type == "cgroup2" && e.errno == EBUSY && inUserNamespace(plan) {
+                try Mounts.cgroup2(m.source.isEmpty ? "cgroup" : m.source, onto: fd, flags: flags, shownAs: shown)
+            } catch let e as SysError where (m.type == "sysfs" || m.type == "mqueue") && (e.errno == EPERM || e.errno == EBUSY) && inUserNamespace(plan) {
                 // Without its own network namespace a user namespace may not mount sysfs: bind the
                 // host's, with the flags asked for (ro...).
                 try Mounts.mount("/" + (m.type == "sysfs" ? "sys" : "dev/mqueue"), target, nil, UInt(MS_BIND | MS_REC), nil, shownAs: shown)
@@ -98,7 +107,7 @@ enum Rootfs {
         let top = try root.open(m.destination)
         defer { close(top) }
         var wanted = flags & Mounts.changeableFlags
-        if plan.newUserNamespace { wanted = Mounts.withLockedFlags(wanted, of: top) }
+        if inUserNamespace(plan) { wanted = Mounts.withLockedFlags(wanted, of: top) }
         try Mounts.mount(nil, RootResolver.procPath(top), nil, UInt(MS_BIND | MS_REMOUNT) | wanted, nil, shownAs: m.destination)
     }
 
