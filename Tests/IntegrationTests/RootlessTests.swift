@@ -220,12 +220,48 @@ final class RootlessTests: XCTestCase {
         assertRefused(skiff(["create", "-b", b, id]), id, mentions: ["linux.resources", "delegate", "linux.cgroupsPath", "remove linux.resources"])
     }
 
-    func testSystemdDriverIsRefusedNamingTheWayOut() throws {
+    /// This host has no systemd: the user's manager is missing, and the error says how to
+    /// get one (the VM's test_rootless.py runs the driver against a real one).
+    func testSystemdDriverWithoutAUserManagerNamesTheWayOut() throws {
         let b = try bundle(["true"])
         defer { try? FileManager.default.removeItem(atPath: b) }
         let id = "rl-sd-\(getpid())"
         assertRefused(skiff(["--systemd-cgroup", "create", "-b", b, id]), id,
-                      mentions: ["--systemd-cgroup", "not supported for a user other than root", "drop --systemd-cgroup"])
+                      mentions: ["--systemd-cgroup", "\(Self.xdg)/bus", "loginctl enable-linger \(Self.user)",
+                                 "dbus-user-session", "drop --systemd-cgroup"])
+        // Without XDG_RUNTIME_DIR there is no telling where it would be; --root is given.
+        assertRefused(skiff(["--root", "\(Self.xdg)/skiff", "--systemd-cgroup", "create", "-b", b, id],
+                            env: "env -u XDG_RUNTIME_DIR"), id,
+                      mentions: ["--systemd-cgroup", "XDG_RUNTIME_DIR is not set", "loginctl enable-linger", "drop --systemd-cgroup"])
+    }
+
+    /// Lowering oom_score_adj needs CAP_SYS_RESOURCE on the host; the error gives the floor.
+    func testOOMScoreAdjBelowTheUsersFloorIsRefused() throws {
+        let b = try bundle(["true"]) { c in
+            var p = c["process"] as? [String: Any] ?? [:]
+            p["oomScoreAdj"] = -1000
+            c["process"] = p
+        }
+        defer { try? FileManager.default.removeItem(atPath: b) }
+        let id = "rl-oom-\(getpid())"
+        assertRefused(skiff(["create", "-b", b, id]), id,
+                      mentions: ["process.oomScoreAdj", "-1000 is below", "CAP_SYS_RESOURCE", "or run as root"])
+        // Raising it is the user's to do.
+        let up = try bundle(["cat", "/proc/self/oom_score_adj"]) { c in
+            var p = c["process"] as? [String: Any] ?? [:]
+            p["oomScoreAdj"] = 500
+            c["process"] = p
+        }
+        defer { try? FileManager.default.removeItem(atPath: up) }
+        let r = skiff(["run", "-b", up, id])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout, "500\n")
+    }
+
+    func testFeaturesAsTheUser() throws {
+        let r = skiff(["features"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("\"ociVersionMax\""), r.stdout)
     }
 
     func testARangeOutsideSubuidIsRefused() throws {

@@ -38,10 +38,10 @@ extension Container {
         let cgroupPlan = try spec.linux.resources.map { try CgroupResources.plan(raw: $0.raw) } ?? CgroupPlan()
         for w in cgroupPlan.ignored { runtime.log.warn("\(w)") }
         let systemdUnit = runtime.cgroupManager == .systemd
-            ? try SystemdUnit(cgroupsPath: spec.linux.cgroupsPath, id: id) : nil
-        if runtime.cgroupManager == .systemd && RuntimeOptions.isUnprivileged {
-            throw Rootless.systemdError()
-        }
+            ? try SystemdUnit(cgroupsPath: spec.linux.cgroupsPath, id: id, defaultSlice: SystemdInstance.forCaller.defaultSlice)
+            : nil
+        // A user's scope is its own manager's: found before anything exists, or say how to get one.
+        if systemdUnit != nil && SystemdInstance.forCaller == .user { _ = try SystemdInstance.userSockets() }
         if runtime.cgroupManager == .disabled && !cgroupPlan.isEmpty {
             throw ConfigError("linux.resources", "limits need a cgroup, and --cgroup-manager is disabled")
         }
@@ -95,7 +95,7 @@ extension Container {
         Trace.mark("cgroup")
         // An unprivileged user can neither load a device program nor make device nodes
         // (they are bind mounts of the host's): as runc, no device filter.
-        if rootless && RuntimeOptions.isUnprivileged { return fd }
+        if rootless && RuntimeOptions.isRootless { return fd }
         do {
             try DeviceFilter.attach(rules: DeviceFilter.rules(for: devices ?? []), cgroupFD: fd)
             Trace.mark("device filter")
@@ -197,18 +197,21 @@ extension Container {
             // systemd makes the cgroup and moves the (still waiting) init into it; then the
             // delegated scope gets the same files and device filter as the cgroupfs driver.
             try teardown.record(.unit(unit.name))
+            let unitCgroup: String
             do {
-                try SystemdManager.startScope(unit, pid: pid, description: "skiff container \(id)",
-                                              properties: SystemdProperties.from(cgroupPlan))
+                unitCgroup = try SystemdManager.startScope(unit, pid: pid, description: "skiff container \(id)",
+                                                           properties: SystemdProperties.from(cgroupPlan),
+                                                           instance: .forCaller)
             } catch {
                 // Not started by us (it may be another container's): not ours to stop.
                 teardown.units.removeAll { $0 == unit.name }
                 throw error
             }
-            let cg = Cgroup(path: mp + unit.cgroupPath)
+            let cg = Cgroup(path: mp + unitCgroup)
             cgroup = cg
             try teardown.record(.cgroup(cg.path))
-            close(try configure(cg, cgroupPlan, devices: plan.spec.linux.resources?.devices, mountPoint: mp))
+            close(try configure(cg, cgroupPlan, devices: plan.spec.linux.resources?.devices, mountPoint: mp,
+                                rootless: runtime.rootless))
             Trace.mark("systemd scope")
         }
         if plan.newUserNamespace {

@@ -15,12 +15,4 @@ enum Rootless {
                     "delegate a cgroup subtree to the user and put linux.cgroupsPath under it, " +
                     "or remove linux.resources")
     }
-
-    /// The system manager does not take units from a user, and skiff does not speak to the
-    /// user's own manager yet.
-    static func systemdError() -> ConfigError {
-        ConfigError("--systemd-cgroup", "the systemd cgroup driver is not supported for a user other than root yet " +
-                    "(it needs the user's own systemd manager): drop --systemd-cgroup (without linux.resources the " +
-                    "container runs without a cgroup), or run skiff as root")
-    }
 }

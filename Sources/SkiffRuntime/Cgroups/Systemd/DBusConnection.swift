@@ -19,11 +19,23 @@ final class DBusConnection {
     static let privateSocket = "/run/systemd/private"
     static let systemBus = "/run/dbus/system_bus_socket"
 
-    convenience init() throws {
-        if getuid() == 0, let fd = try? UnixSocket.connect(path: Self.privateSocket, what: "systemd") {
-            try self.init(fd: fd, viaBus: false)
-        } else {
-            try self.init(fd: try UnixSocket.connect(path: Self.systemBus, what: "the D-Bus system bus"), viaBus: true)
+    /// The system manager for root; for any other user, that user's own manager (runc's
+    /// rootless rule: the system manager does not take units from a user).
+    convenience init(_ instance: SystemdInstance = .forCaller) throws {
+        switch instance {
+        case .system:
+            if getuid() == 0, let fd = try? UnixSocket.connect(path: Self.privateSocket, what: "systemd") {
+                try self.init(fd: fd, viaBus: false)
+            } else {
+                try self.init(fd: try UnixSocket.connect(path: Self.systemBus, what: "the D-Bus system bus"), viaBus: true)
+            }
+        case .user:
+            let sockets = try SystemdInstance.userSockets()
+            if let fd = try? UnixSocket.connect(path: sockets.manager, what: "the user's systemd") {
+                try self.init(fd: fd, viaBus: false)
+            } else {
+                try self.init(fd: try UnixSocket.connect(path: sockets.bus, what: "the user's D-Bus session bus"), viaBus: true)
+            }
         }
     }
 
@@ -38,12 +50,13 @@ final class DBusConnection {
 
     deinit { close(fd) }
 
-    /// SASL EXTERNAL: the server checks our uid from the socket's credentials. BEGIN goes
+    /// SASL EXTERNAL: the server checks our uid from the socket's credentials, which it sees
+    /// as the host's uid (a user namespace's 0 is its user's). BEGIN goes
     /// in the same write as AUTH, as sd-bus's own clients send it: systemd's server, if it
     /// reads BEGIN and our first message in one go, keeps that message buffered and does
     /// not look at it until more bytes arrive (seen here as a call that never returned).
     private func authenticate() throws {
-        let uid = Array(String(getuid()).utf8).map { String($0, radix: 16) }.joined()
+        let uid = Array(String(Namespaces.hostUID()).utf8).map { String($0, radix: 16) }.joined()
         try send(Array("\0AUTH EXTERNAL \(uid)\r\nBEGIN\r\n".utf8))
         var line: [UInt8] = []
         while !(line.count >= 2 && line[line.count - 2] == 13 && line[line.count - 1] == 10) {

@@ -4,17 +4,18 @@ public struct SystemdUnit: Equatable {
     public var slice: String
     public var name: String
 
-    /// runc's form `slice:prefix:name`; an empty cgroupsPath is `system.slice:skiff:<id>`.
-    public init(cgroupsPath: String?, id: String) throws {
+    /// runc's form `slice:prefix:name`; an empty cgroupsPath is `<default>:skiff:<id>`, the
+    /// default slice being system.slice, or user.slice in a user's own manager.
+    public init(cgroupsPath: String?, id: String, defaultSlice: String = SystemdInstance.system.defaultSlice) throws {
         guard let p = cgroupsPath, !p.isEmpty else {
-            self.init(slice: "system.slice", name: "skiff-\(id).scope")
+            self.init(slice: defaultSlice, name: "skiff-\(id).scope")
             return
         }
         let parts = p.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 3 else {
             throw ConfigError("linux.cgroupsPath", "\"\(p)\" is not slice:prefix:name, as the systemd driver expects")
         }
-        let slice = parts[0].isEmpty ? "system.slice" : parts[0]
+        let slice = parts[0].isEmpty ? defaultSlice : parts[0]
         guard slice.hasSuffix(".slice"), !slice.contains("/") else {
             throw ConfigError("linux.cgroupsPath", "\"\(parts[0])\" is not a slice name")
         }
@@ -30,8 +31,9 @@ public struct SystemdUnit: Equatable {
         self.name = name
     }
 
-    /// Where systemd puts the unit's cgroup, relative to the cgroup2 root: a slice named
-    /// a-b-c.slice lives in /a.slice/a-b.slice/a-b-c.slice.
+    /// Where systemd puts the unit's cgroup, relative to its manager's own cgroup (the
+    /// cgroup2 root for the system's): a slice named a-b-c.slice lives in
+    /// /a.slice/a-b.slice/a-b-c.slice.
     public var cgroupPath: String {
         "/" + (Self.expand(slice) + [name]).joined(separator: "/")
     }
@@ -54,10 +56,11 @@ enum SystemdManager {
     static let path = "/org/freedesktop/systemd1"
     static let manager = "org.freedesktop.systemd1.Manager"
 
-    /// Starts the scope holding `pid` and waits until systemd has moved it there.
+    /// Starts the scope holding `pid` and waits until systemd has moved it there. Returns the
+    /// unit's cgroup relative to the cgroup2 root.
     static func startScope(_ unit: SystemdUnit, pid: Int32, description: String,
-                           properties extra: [(String, DBusValue)]) throws {
-        let bus = try DBusConnection()
+                           properties extra: [(String, DBusValue)], instance: SystemdInstance) throws -> String {
+        let bus = try DBusConnection(instance)
         try subscribe(bus)
         var props: [(String, DBusValue)] = [
             ("Description", .string(description)),
@@ -81,11 +84,23 @@ enum SystemdManager {
         var r = reply.bodyReader
         let job = try r.string()
         try waitForJob(bus, job, what: "start \(unit.name)")
+        return (instance == .system ? "" : try controlGroup(bus)) + unit.cgroupPath
+    }
+
+    /// The manager's own cgroup, under which its units live: a user's is
+    /// /user.slice/user-UID.slice/user@UID.service (runc reads the same property).
+    private static func controlGroup(_ bus: DBusConnection) throws -> String {
+        let reply = try bus.call(service, path, "org.freedesktop.DBus.Properties", "Get",
+                                 [.string(manager), .string("ControlGroup")])
+        var r = reply.bodyReader
+        guard try r.signature() == "s" else { throw RuntimeError("systemd's ControlGroup is not a string") }
+        let cg = try r.string()
+        return cg == "/" ? "" : cg
     }
 
     /// Stops the unit (and so kills what is left in it); a unit that is gone is fine.
-    static func stop(_ unit: SystemdUnit) throws {
-        let bus = try DBusConnection()
+    static func stop(_ unit: SystemdUnit, instance: SystemdInstance = .forCaller) throws {
+        let bus = try DBusConnection(instance)
         try subscribe(bus)
         let reply: DBusMessage
         do {
@@ -98,9 +113,10 @@ enum SystemdManager {
     }
 
     /// Changes unit properties at run time (`update`).
-    static func setProperties(_ unit: SystemdUnit, _ props: [(String, DBusValue)]) throws {
+    static func setProperties(_ unit: SystemdUnit, _ props: [(String, DBusValue)],
+                              instance: SystemdInstance = .forCaller) throws {
         if props.isEmpty { return }
-        let bus = try DBusConnection()
+        let bus = try DBusConnection(instance)
         do {
             try bus.call(service, path, manager, "SetUnitProperties", [.string(unit.name), .bool(true), .properties(props)])
         } catch let e as DBusConnection.CallError {

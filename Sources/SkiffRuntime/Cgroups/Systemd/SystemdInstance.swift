@@ -1,0 +1,49 @@
+import Glibc
+
+/// Which systemd manager holds a container's scope: the system's for root, the user's own
+/// (`systemd --user`, reached in `$XDG_RUNTIME_DIR`) for anyone else, as runc does.
+public enum SystemdInstance: Equatable {
+    case system
+    case user
+
+    /// runc's rule: a user's own manager for a user other than root, and for root in a user
+    /// namespace of its own (rootless Podman's runtime), which the system manager would refuse.
+    public static var forCaller: SystemdInstance {
+        geteuid() != 0 || Namespaces.inChildUserNamespace ? .user : .system
+    }
+
+    /// runc's default parent slice for each: a user's units go in its manager's user.slice.
+    public var defaultSlice: String { self == .system ? "system.slice" : "user.slice" }
+
+    /// The user manager's private socket (no bus daemon hop, as root's /run/systemd/private)
+    /// and the session bus that fronts it (`DBUS_SESSION_BUS_ADDRESS`, else runtime-dir/bus).
+    /// Both missing means there is no user manager: the error says how to get one.
+    static func userSockets() throws -> (manager: String, bus: String) {
+        guard let dir = getenv("XDG_RUNTIME_DIR").map({ String(cString: $0) }), !dir.isEmpty else {
+            throw ConfigError("--systemd-cgroup", "the systemd driver for a user needs that user's systemd, " +
+                              "and XDG_RUNTIME_DIR is not set: run skiff in a login session of the user " +
+                              "(or `loginctl enable-linger USER` and XDG_RUNTIME_DIR=/run/user/$(id -u)), " +
+                              "or drop --systemd-cgroup")
+        }
+        let manager = dir + "/systemd/private"
+        var bus = dir + "/bus"
+        if let address = getenv("DBUS_SESSION_BUS_ADDRESS").map({ String(cString: $0) }), let path = unixPath(address) { bus = path }
+        guard Files.exists(manager) || Files.exists(bus) else {
+            throw ConfigError("--systemd-cgroup", "the systemd driver for a user needs that user's systemd, and " +
+                              "neither \(manager) nor \(bus) exists: start it with `loginctl enable-linger " +
+                              "\(Passwd.name(of: geteuid()) ?? String(geteuid()))` (and install dbus-user-session), " +
+                              "or drop --systemd-cgroup")
+        }
+        return (manager, bus)
+    }
+
+    /// The path of a `unix:path=...` D-Bus address (its first such entry).
+    static func unixPath(_ address: String) -> String? {
+        for entry in address.split(separator: ";") where entry.hasPrefix("unix:") {
+            for kv in entry.dropFirst("unix:".count).split(separator: ",") where kv.hasPrefix("path=") {
+                return String(kv.dropFirst("path=".count))
+            }
+        }
+        return nil
+    }
+}
