@@ -275,6 +275,40 @@ class Standalone:
         self.assertLessEqual(int(vmtest.read_cgroup(cg, "pids.current")), PIDS_LIMIT)
         self.assertEqual(json.loads(self.runtime(rt, "state", cid).stdout)["status"], "running")
 
+    def scenario_cgroupfs_in_a_delegated_subtree(self, rt):
+        """cgroupfs driver, limits, linux.cgroupsPath in a subtree systemd delegated to the
+        user (a `systemd-run --user --scope -p Delegate=yes` that runs the runtime from a
+        leaf of its own): the container's cgroup is made there with the limit."""
+        b = self.bundle(rt, ["sh", "-c", "p=$(cut -d: -f3 /proc/self/cgroup); cat /sys/fs/cgroup${p%/}/pids.max"],
+                        lambda spec: spec["linux"].update(resources={"pids": {"limit": PIDS_LIMIT}},
+                                                          cgroupsPath="@CGROUP@/container"))
+        unit = f"skiff-test-deleg-{vmtest.unique_id('d')}.scope"
+        script = ("set -e; cg=$(cut -d: -f3 /proc/self/cgroup); mkdir /sys/fs/cgroup$cg/runtime; "
+                  "echo $$ > /sys/fs/cgroup$cg/runtime/cgroup.procs; "
+                  "echo +pids > /sys/fs/cgroup$cg/cgroup.subtree_control; "
+                  f"sed -i \"s|@CGROUP@|$cg|\" {b}/config.json; "
+                  f"exec {rt.binary} run --bundle {b} {vmtest.unique_id('rl')}")
+        r = self.ok(as_user("systemd-run", "--user", "--scope", "--quiet", "-p", "Delegate=yes", "--unit", unit,
+                            "sh", "-c", script))
+        self.assertEqual(r.stdout, f"{PIDS_LIMIT}\n", describe(r))
+
+    def test_cgroupfs_placement_outside_the_subtree_is_refused(self):
+        """skiff from outside the user's subtree (here the harness's system cgroup): the
+        cgroup is made, the init cannot be moved in; the error names the ways out and
+        nothing is left."""
+        rt = self.rt("skiff")
+        cg = f"/user.slice/user-{UID}.slice/user@{UID}.service/skiff-test-{vmtest.unique_id('p')}"
+        b = self.bundle(rt, ["true"], lambda spec: spec["linux"].update(resources={"pids": {"limit": PIDS_LIMIT}},
+                                                                        cgroupsPath=cg))
+        cid = vmtest.unique_id("rl")
+        r = self.runtime(rt, "create", "--bundle", b, cid)
+        self.assertEqual(r.returncode, 1, describe(r))
+        for words in ("linux.cgroupsPath", "only within a cgroup subtree it owns", "systemd-run --user --scope",
+                      "--systemd-cgroup"):
+            self.assertIn(words, r.stderr, describe(r))
+        self.assertFalse(os.path.exists(vmtest.CGROUP_ROOT + cg), "cgroup left")
+        self.assertFalse(os.path.exists(f"{XDG}/skiff/{cid}"), "state dir left")
+
 
 @engines.per_runtime
 class RootlessStandalone(Standalone, vmtest.TestCase):

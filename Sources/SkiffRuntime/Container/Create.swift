@@ -173,6 +173,9 @@ extension Container {
         if pid < 0 {
             let e = errno
             childEnd.close()
+            if runtime.rootless && cgroupFD >= 0 && Rootless.isPermissionError(e), let cg = cgroup {
+                throw Rootless.placementError(cg.path, SysError(e, "clone3 into it"))
+            }
             throw SysError(e, "clone the container process (flags 0x\(String(plan.cloneFlags, radix: 16)))")
         }
         if pid == 0 {

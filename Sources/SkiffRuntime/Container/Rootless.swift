@@ -15,4 +15,13 @@ enum Rootless {
                     "delegate a cgroup subtree to the user and put linux.cgroupsPath under it, " +
                     "or remove linux.resources")
     }
+
+    /// The cgroup could be made but the init not moved in: a user may move a process only
+    /// within a subtree it owns, and the caller sits outside it (a login session's scope).
+    static func placementError(_ path: String, _ e: SysError) -> ConfigError {
+        let own = (try? Files.readString("/proc/self/cgroup"))?.split(separator: "\n").first.map(String.init) ?? "?"
+        return ConfigError("linux.cgroupsPath", "cannot put the container in \(path) (\(e)): a user may move processes " +
+                           "only within a cgroup subtree it owns, and skiff runs in \(own): run skiff inside the " +
+                           "delegated subtree (e.g. systemd-run --user --scope -p Delegate=yes), or use --systemd-cgroup")
+    }
 }
