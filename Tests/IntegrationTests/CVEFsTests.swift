@@ -328,6 +328,30 @@ final class CVEFsTests: XCTestCase {
         XCTAssertEqual(ok.stdout, "1\n")
     }
 
+    /// exec's process.oomScoreAdj is written before the process joins the container's
+    /// namespaces, through the host's /proc: a tmpfs the container put over its own /proc,
+    /// with a fake self/oom_score_adj, neither receives the value nor stops the exec.
+    func testExecOOMScoreAdjNotRedirected() throws {
+        let b = IT.bundle(args: ["sleep", "100"]) { c in CT.useRootfs(&c, IT.rootfs, readonly: nil) }
+        defer { try? FileManager.default.removeItem(atPath: b) }
+        let id = IT.id("cvefs")
+        defer { IT.skiff(["delete", "-f", id], root: Self.stateRoot); assertNoTrace(id) }
+        // Detached, stdio on /dev/null: the container must not hold our pipes.
+        let skiff = "\(IT.lcQuote(IT.binary)) --root \(IT.lcQuote(Self.stateRoot))"
+        sh("\(skiff) run -d -b \(IT.lcQuote(b)) \(id) </dev/null >/dev/null 2>&1")
+        let state = IT.skiff(["state", id], root: Self.stateRoot)
+        let pid = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(state.stdout.utf8)) as? [String: Any])?["pid"] as? Int)
+        sh("nsenter -t \(pid) -m sh -c 'mount -t tmpfs fake /proc && mkdir /proc/self && echo orig > /proc/self/oom_score_adj'")
+        let dir = tempDir("oomexec")
+        let process = #"{"args":["sleep","50"],"cwd":"/","user":{"uid":0,"gid":0},"env":["PATH=/bin"],"oomScoreAdj":700}"#
+        try process.write(toFile: dir + "/process.json", atomically: false, encoding: .utf8)
+        let r = IT.sh("\(skiff) exec -d --pid-file \(dir)/pid -p \(dir)/process.json \(id) </dev/null >/dev/null 2>\(dir)/err")
+        XCTAssertEqual(r.status, 0, read(dir + "/err") ?? "")
+        let execPID = (read(dir + "/pid") ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual(read("/proc/\(execPID)/oom_score_adj"), "700\n", "the value reached the process")
+        XCTAssertEqual(IT.sh("nsenter -t \(pid) -m cat /proc/self/oom_score_adj").stdout, "orig\n", "the fake file was written")
+    }
+
     /// process.oomScoreAdj goes to /proc/<pid>/oom_score_adj: a host file bound over it
     /// must not receive the value. The init writes it before any of the config's mounts
     /// exist (and the write checks it reached procfs), so the bind cannot catch it.

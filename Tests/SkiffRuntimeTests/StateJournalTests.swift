@@ -4,7 +4,7 @@ import XCTest
 final class StateJournalTests: XCTestCase {
     func testEntriesRoundTripAndATornLastLineIsSkipped() {
         let entries: [StateJournal.Entry] = [
-            .cgroup("/sys/fs/cgroup/skiff/a b"), .unit("skiff-x.scope"), .mounts(under: "/b/rootfs"),
+            .cgroup("/sys/fs/cgroup/skiff/a b"), .unit("skiff-x.scope", .system), .unit("skiff-y.scope", .user), .mounts(under: "/b/rootfs"),
             .process(pid: 42, identity: PidIdentity.Recorded(inode: 7, startTime: 0)), .file("/run/x.pid.tmp9"),
         ]
         var bytes: [UInt8] = []

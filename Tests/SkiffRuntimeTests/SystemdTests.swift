@@ -36,10 +36,10 @@ final class SystemdTests: XCTestCase {
 
     /// A user's manager: runc's default parent user.slice, and the session bus's address.
     func testUserManagerDefaultsAndBusAddress() throws {
-        let user = SystemdInstance.user.defaultSlice
-        XCTAssertEqual(try SystemdUnit(cgroupsPath: nil, id: "c1", defaultSlice: user).cgroupPath, "/user.slice/skiff-c1.scope")
-        XCTAssertEqual(try SystemdUnit(cgroupsPath: ":libpod:c2", id: "x", defaultSlice: user).slice, "user.slice")
-        XCTAssertEqual(try SystemdUnit(cgroupsPath: "app.slice:p:n", id: "x", defaultSlice: user).cgroupPath, "/app.slice/p-n.scope")
+        XCTAssertEqual(try SystemdUnit(cgroupsPath: nil, id: "c1", instance: .user).cgroupPath, "/user.slice/skiff-c1.scope")
+        XCTAssertEqual(try SystemdUnit(cgroupsPath: ":libpod:c2", id: "x", instance: .user).slice, "user.slice")
+        XCTAssertEqual(try SystemdUnit(cgroupsPath: "app.slice:p:n", id: "x", instance: .user).cgroupPath, "/app.slice/p-n.scope")
+        XCTAssertEqual(try SystemdUnit(cgroupsPath: nil, id: "c1", instance: .user).instance, .user)
         XCTAssertEqual(SystemdInstance.unixPath("unix:path=/run/user/1000/bus"), "/run/user/1000/bus")
         XCTAssertEqual(SystemdInstance.unixPath("tcp:host=x;unix:guid=1,path=/b"), "/b")
         XCTAssertNil(SystemdInstance.unixPath("unix:abstract=/tmp/dbus-x"))

@@ -19,8 +19,9 @@ struct ApplyProcess {
     }
 
     /// The step that must come while the process is still dumpable, before everything else:
-    /// once it is not, its /proc files belong to the host's root, which the root of a
-    /// user namespace made by a user other than root cannot open (runc writes it as early).
+    /// once it is not, its /proc files belong to the root of its memory's user namespace
+    /// (the host's, for an init that has not exec'd yet), which the root of a user
+    /// namespace made by a user other than root cannot open (runc writes it as early).
     static func setOOMScoreAdj(of process: Spec.Process) throws {
         if let adj = process.oomScoreAdj { try ProcessSetup.setOOMScoreAdj(adj) }
     }

@@ -38,15 +38,16 @@ extension Container {
         let cgroupPlan = try spec.linux.resources.map { try CgroupResources.plan(raw: $0.raw) } ?? CgroupPlan()
         for w in cgroupPlan.ignored { runtime.log.warn("\(w)") }
         let systemdUnit = runtime.cgroupManager == .systemd
-            ? try SystemdUnit(cgroupsPath: spec.linux.cgroupsPath, id: id, defaultSlice: SystemdInstance.forCaller.defaultSlice)
+            ? try SystemdUnit(cgroupsPath: spec.linux.cgroupsPath, id: id, instance: runtime.systemdInstance)
             : nil
         // A user's scope is its own manager's: found before anything exists, or say how to get one.
-        if systemdUnit != nil && SystemdInstance.forCaller == .user { _ = try SystemdInstance.userSockets() }
+        if systemdUnit?.instance == .user { _ = try SystemdInstance.userSockets() }
         if runtime.cgroupManager == .disabled && !cgroupPlan.isEmpty {
             throw ConfigError("linux.resources", "limits need a cgroup, and --cgroup-manager is disabled")
         }
         var plan = try LaunchPlan.make(id: id, bundle: bundle, spec: spec, noPivot: o.noPivot,
                                        noNewKeyring: o.noNewKeyring, preserveFDs: o.preserveFDs)
+        plan.runtimeInUserNamespace = Namespaces.inChildUserNamespace
         // Found once: the bind below and the container's cgroup both need it.
         let cgroupMountPoint = Cgroup.mountPoint()
         if !plan.hasCgroupNamespace && plan.mounts.contains(where: { $0.type == "cgroup2" }),
@@ -199,15 +200,14 @@ extension Container {
         if let unit = systemdUnit, let mp = mountPoint {
             // systemd makes the cgroup and moves the (still waiting) init into it; then the
             // delegated scope gets the same files and device filter as the cgroupfs driver.
-            try teardown.record(.unit(unit.name))
+            try teardown.record(.unit(unit.name, unit.instance))
             let unitCgroup: String
             do {
                 unitCgroup = try SystemdManager.startScope(unit, pid: pid, description: "skiff container \(id)",
-                                                           properties: SystemdProperties.from(cgroupPlan),
-                                                           instance: .forCaller)
+                                                           properties: SystemdProperties.from(cgroupPlan))
             } catch {
                 // Not started by us (it may be another container's): not ours to stop.
-                teardown.units.removeAll { $0 == unit.name }
+                teardown.units.removeAll { $0 == unit }
                 throw error
             }
             let cg = Cgroup(path: mp + unitCgroup)
@@ -273,6 +273,7 @@ extension Container {
             cgroupPath: cgroup?.path, poststart: plan.spec.hooks.poststart, poststop: plan.spec.hooks.poststop,
             resources: plan.spec.linux.resources?.raw, cgroupDriver: systemdUnit == nil ? "cgroupfs" : "systemd")
         record.systemdUnit = systemdUnit?.name
+        record.systemdManager = systemdUnit?.instance ?? .system
         record.pidInode = initIdentity.inode
         record.sharesMountNamespace = !plan.hasMountNamespace
         try store.save(record)

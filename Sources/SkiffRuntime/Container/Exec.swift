@@ -103,11 +103,14 @@ extension Container {
         defer { parentEnd.close() }
         var placed: Int32 = 0
         var pid = skiff_clone(0, cgroupFD, &placed)
-        if pid < 0 && cgroupFD >= 0 && runtime.rootless && Rootless.isPermissionError(errno) {
+        if pid < 0 && cgroupFD >= 0 && runtime.rootless && (errno == EACCES || errno == EPERM) {
             // A user may move a process only within a subtree it owns (the common ancestor's
             // cgroup.procs): from outside its delegated scope the process stays where the
-            // caller is, as runc's rootless exec does. Podman's conmon runs inside it.
-            runtime.log.debug("rootless: exec stays in the caller's cgroup (cannot clone into \(cgroupPath ?? ""): \(SysError(errno, "clone3")))")
+            // caller is, as runc's rootless exec does (Podman's conmon runs inside it). Its
+            // limits then do not apply: said, since the user can act on it.
+            runtime.log.warn("rootless: the process stays in this cgroup, outside the container's limits " +
+                             "(cannot clone into \(cgroupPath ?? ""): \(SysError(errno, "clone3"))); run exec " +
+                             "inside the user's delegated subtree to keep them")
             cgroupPath = nil
             pid = skiff_clone(0, -1, &placed)
         }

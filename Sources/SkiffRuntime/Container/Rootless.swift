@@ -13,7 +13,7 @@ enum Rootless {
     static func cgroupError(_ path: String, _ e: SysError) -> ConfigError {
         ConfigError("linux.resources", "limits need a cgroup, and this user cannot make \(path) (\(e)): " +
                     "delegate a cgroup subtree to the user and put linux.cgroupsPath under it, " +
-                    "or remove linux.resources")
+                    "use --systemd-cgroup (the user's own systemd), or remove linux.resources")
     }
 
     /// The cgroup could be made but the init not moved in: a user may move a process only

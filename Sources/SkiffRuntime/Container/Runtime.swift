@@ -14,6 +14,17 @@ public struct RuntimeOptions {
     }
     /// --rootless true|false; auto (nil) is asked only when needed (a stat for root).
     private var rootlessFlag: Bool?
+
+    /// The manager the systemd driver uses (runc's rule): --rootless when given; else a
+    /// user's own for a user other than root and the system's for root; for root in a user
+    /// namespace of its own, the system's only when that manager is the namespace's own (a
+    /// system container), else its user's (rootless Podman).
+    public var systemdInstance: SystemdInstance {
+        if let r = rootlessFlag { return r ? .user : .system }
+        if RuntimeOptions.isUnprivileged { return .user }
+        if !Namespaces.inChildUserNamespace || SystemdInstance.systemManagerIsOurs { return .system }
+        return .user
+    }
     public init() {}
 
     public static let systemRoot = "/run/skiff"

@@ -15,7 +15,7 @@ struct Teardown {
 
     var processes: [Process] = []
     var cgroups: [String] = []
-    var units: [String] = []
+    var units: [SystemdUnit] = []
     var mountRoots: [String] = []
     var files: [String] = []
 
@@ -30,7 +30,7 @@ struct Teardown {
         if let r = record {
             add(.process(pid: r.pid, identity: r.initIdentity))
             if let cg = r.cgroupPath { add(.cgroup(cg)) }
-            if let u = r.systemdUnit { add(.unit(u)) }
+            if let u = r.systemdUnit { add(.unit(u, r.systemdManager)) }
             if r.sharesMountNamespace { add(.mounts(under: r.rootfs)) }
         }
     }
@@ -48,7 +48,9 @@ struct Teardown {
     mutating func add(_ e: StateJournal.Entry, child: Bool = false) {
         switch e {
         case .cgroup(let p): if !cgroups.contains(p) { cgroups.append(p) }
-        case .unit(let u): if !units.contains(u) { units.append(u) }
+        case .unit(let u, let m):
+            let unit = SystemdUnit(slice: "", name: u, instance: m)
+            if !units.contains(unit) { units.append(unit) }
         case .mounts(let r): if !mountRoots.contains(r) { mountRoots.append(r) }
         case .file(let f): if !files.contains(f) { files.append(f) }
         case .process(let pid, let id):
@@ -76,7 +78,7 @@ struct Teardown {
             do { try f() } catch where keepGoing {}
         }
         // Stopping a scope kills what is left in it and removes its cgroup.
-        for u in units { try step { try SystemdManager.stop(SystemdUnit(slice: "", name: u)) } }
+        for u in units { try step { try SystemdManager.stop(u) } }
         if !units.isEmpty { Trace.mark("stop systemd scope") }
         for cg in cgroups { try step { try Cgroup(path: cg).destroy() } }
         Trace.mark("remove cgroup")

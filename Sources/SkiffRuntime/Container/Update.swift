@@ -16,7 +16,7 @@ enum CgroupDriverUpdate {
                 throw RuntimeError("container \(r.id) uses the systemd cgroup driver but has no unit recorded")
             }
             let plan = try CgroupResources.plan(raw: merged)
-            try SystemdManager.setProperties(SystemdUnit(slice: "", name: unit), SystemdProperties.from(plan))
+            try SystemdManager.setProperties(SystemdUnit(slice: "", name: unit, instance: r.systemdManager), SystemdProperties.from(plan))
         default:
             throw RuntimeError("container \(r.id) has an unknown cgroup driver \"\(r.cgroupDriver)\"")
         }

@@ -80,6 +80,8 @@ public enum Mounts {
     static let FSCONFIG_SET_STRING: UInt32 = 1
     static let FSCONFIG_CMD_CREATE: UInt32 = 6
     static let MOUNT_ATTR_RDONLY: UInt32 = 1
+    static let FSOPEN_CLOEXEC: UInt32 = 1
+    static let FSMOUNT_CLOEXEC: UInt32 = 1
     static let MOUNT_ATTR_NOSUID: UInt32 = 2
     static let MOUNT_ATTR_NODEV: UInt32 = 4
     static let MOUNT_ATTR_NOEXEC: UInt32 = 8
@@ -110,7 +112,7 @@ public enum Mounts {
 
     /// A fresh tmpfs made with fsopen/fsmount and attached on the fd `target`.
     static func tmpfs(onto target: Int32, readonly: Bool, shownAs: String) throws {
-        let fs = try sys("fsopen tmpfs for", shownAs) { skiff_fsopen("tmpfs", 1 /* FSOPEN_CLOEXEC */) }
+        let fs = try sys("fsopen tmpfs for", shownAs) { skiff_fsopen("tmpfs", FSOPEN_CLOEXEC) }
         defer { close(fs) }
         try sys("fsconfig tmpfs for", shownAs) { skiff_fsconfig(fs, FSCONFIG_SET_STRING, "source", "tmpfs", 0) }
         if readonly {  // the superblock too, as mount(2) with MS_RDONLY would make it
@@ -118,7 +120,7 @@ public enum Mounts {
         }
         try sys("fsconfig tmpfs for", shownAs) { skiff_fsconfig(fs, FSCONFIG_CMD_CREATE, nil, nil, 0) }
         let tree = try sys("fsmount tmpfs for", shownAs) {
-            skiff_fsmount(fs, 1 /* FSMOUNT_CLOEXEC */, readonly ? MOUNT_ATTR_RDONLY : 0)
+            skiff_fsmount(fs, FSMOUNT_CLOEXEC, readonly ? MOUNT_ATTR_RDONLY : 0)
         }
         defer { close(tree) }
         try attach(tree, onto: target, shownAs: shownAs)
@@ -129,11 +131,11 @@ public enum Mounts {
     /// superblock, which is what a rootless config's /sys rbind leaves at /sys/fs/cgroup and
     /// a user namespace may not unmount (it is locked); attaching a made mount there is allowed.
     static func cgroup2(_ source: String, onto target: Int32, flags: UInt, shownAs: String) throws {
-        let fs = try sys("fsopen cgroup2 for", shownAs) { skiff_fsopen("cgroup2", 1 /* FSOPEN_CLOEXEC */) }
+        let fs = try sys("fsopen cgroup2 for", shownAs) { skiff_fsopen("cgroup2", FSOPEN_CLOEXEC) }
         defer { close(fs) }
         try sys("fsconfig cgroup2 for", shownAs) { skiff_fsconfig(fs, FSCONFIG_SET_STRING, "source", source, 0) }
         try sys("fsconfig cgroup2 for", shownAs) { skiff_fsconfig(fs, FSCONFIG_CMD_CREATE, nil, nil, 0) }
-        let tree = try sys("fsmount cgroup2 for", shownAs) { skiff_fsmount(fs, 1 /* FSMOUNT_CLOEXEC */, attributes(of: flags)) }
+        let tree = try sys("fsmount cgroup2 for", shownAs) { skiff_fsmount(fs, FSMOUNT_CLOEXEC, attributes(of: flags)) }
         defer { close(tree) }
         try attach(tree, onto: target, shownAs: shownAs)
     }

@@ -11,16 +11,17 @@ public enum ProcessSetup {
         }
     }
 
-    /// Lowering it below the floor the process inherited needs CAP_SYS_RESOURCE in the
-    /// host's user namespace, which a rootless container never has: the error says so.
+    /// Lowering it below the floor the process inherited (oom_score_adj_min, at most the
+    /// current value) needs CAP_SYS_RESOURCE in the host's user namespace, which a rootless
+    /// container never has: the kernel refuses the write with EACCES, and the error says so.
     public static func setOOMScoreAdj(_ v: Int) throws {
         do {
             try ProcFS.writeSelf("oom_score_adj", String(v), what: "oomScoreAdj")
-        } catch let e as SysError where e.errno == EACCES {
+        } catch let e as SysError where e.errno == EACCES && e.operation == "write" {
             let now = (try? Files.readString("/proc/self/oom_score_adj"))?.split(separator: "\n").first.map(String.init) ?? "?"
-            throw ConfigError("process.oomScoreAdj", "\(v) is below what this user may set (the runtime's own is \(now); " +
-                              "going lower needs CAP_SYS_RESOURCE, which a rootless container does not have): " +
-                              "set it to \(now) or more, or run as root")
+            throw ConfigError("process.oomScoreAdj", "\(v) is below what this user may set (going lower needs " +
+                              "CAP_SYS_RESOURCE, which a rootless container does not have): raise it (the runtime's " +
+                              "own, \(now), is allowed), or run as root")
         }
     }
 

@@ -43,10 +43,10 @@ enum Rootfs {
     }
 
     /// Whether the mounts are made in a user namespace other than the host's: the config's
-    /// own, or the one the runtime runs in (rootless Podman's). There mknod is refused and
-    /// the host's mounts' flags are locked.
+    /// own (new or joined), or the one the runtime runs in (rootless Podman's). There mknod
+    /// is refused and the host's mounts' flags are locked.
     static func inUserNamespace(_ plan: LaunchPlan) -> Bool {
-        plan.newUserNamespace || Namespaces.inChildUserNamespace
+        plan.newUserNamespace || plan.joins.contains { $0.0 == .user } || plan.runtimeInUserNamespace
     }
 
     static func mountOne(_ m: LaunchPlan.PlannedMount, root: RootResolver, plan: LaunchPlan, detached: Int32 = -1) throws {

@@ -39,6 +39,9 @@ public struct LaunchPlan {
     /// Joining a pid or user namespace needs one more fork for the real init.
     public var forkAfterJoin: Bool
     public var newUserNamespace: Bool
+    /// The runtime itself runs in a user namespace other than the host's (set by create,
+    /// which asks before the clone: the init then knows it without asking from inside).
+    public var runtimeInUserNamespace = false
     public var newTimeNamespace: Bool
     /// runtime-spec: a namespace type not listed is the runtime's. Without a mount
     /// namespace the process runs in the runtime's root, as under runc: nothing is mounted.

@@ -19,6 +19,8 @@ public struct ContainerRecord {
     public var poststop: [Spec.Hook]
     /// The transient scope of the systemd driver, stopped on delete.
     public var systemdUnit: String?
+    /// Which manager holds systemdUnit: the system's unless it says "user".
+    public var systemdManager: SystemdInstance = .system
     /// linux.resources as last applied: the config's at create, then merged by each
     /// `update` (as runc keeps its merged config). nil in records written before
     /// skiff kept it, and for a config without resources.
@@ -55,6 +57,7 @@ public struct ContainerRecord {
         if !poststart.isEmpty { o["poststart"] = .array(poststart.map(\.json)) }
         if !poststop.isEmpty { o["poststop"] = .array(poststop.map(\.json)) }
         if let systemdUnit { o["systemdUnit"] = .string(systemdUnit) }
+        if systemdManager != .system { o["systemdManager"] = .string(systemdManager.rawValue) }
         if let resources { o["resources"] = .object(resources) }
         o["cgroupDriver"] = .string(cgroupDriver)
         if sharesMountNamespace { o["sharesMountNamespace"] = .bool(true) }
@@ -76,6 +79,7 @@ public struct ContainerRecord {
         poststart = try n["poststart"].map(Spec.Hook.init) ?? []
         poststop = try n["poststop"].map(Spec.Hook.init) ?? []
         systemdUnit = try n["systemdUnit"].string()
+        systemdManager = try n["systemdManager"].string().flatMap(SystemdInstance.init(rawValue:)) ?? .system
         resources = try n["resources"].object()
         cgroupDriver = try n["cgroupDriver"].string() ?? "cgroupfs"
         sharesMountNamespace = try n["sharesMountNamespace"].bool() ?? false

@@ -11,8 +11,8 @@ public enum StateJournal {
     public enum Entry: Equatable {
         /// A cgroup directory (cgroupfs), or the scope's cgroup (systemd).
         case cgroup(String)
-        /// A transient systemd unit.
-        case unit(String)
+        /// A transient systemd unit, and the manager that holds it.
+        case unit(String, SystemdInstance)
         /// Mounts under the rootfs in the runtime's mount namespace (no mount namespace).
         case mounts(under: String)
         /// A process: the init (or the middle process of a joined pid namespace).
@@ -24,7 +24,8 @@ public enum StateJournal {
         var json: JSON {
             switch self {
             case .cgroup(let p): return .object(JSONObject([("cgroup", .string(p))]))
-            case .unit(let u): return .object(JSONObject([("unit", .string(u))]))
+            case .unit(let u, let m):
+                return .object(JSONObject([("unit", .string(u))] + (m == .system ? [] : [("manager", .string(m.rawValue))])))
             case .mounts(let r): return .object(JSONObject([("mounts", .string(r))]))
             case .file(let f): return .object(JSONObject([("file", .string(f))]))
             case .process(let pid, let id):
@@ -35,7 +36,11 @@ public enum StateJournal {
         init?(_ j: JSON) {
             guard case .object(let o) = j else { return nil }
             if case .string(let p)? = o["cgroup"] { self = .cgroup(p) }
-            else if case .string(let u)? = o["unit"] { self = .unit(u) }
+            else if case .string(let u)? = o["unit"] {
+                var manager = SystemdInstance.system
+                if case .string(let m)? = o["manager"] { manager = SystemdInstance(rawValue: m) ?? .system }
+                self = .unit(u, manager)
+            }
             else if case .string(let r)? = o["mounts"] { self = .mounts(under: r) }
             else if case .string(let f)? = o["file"] { self = .file(f) }
             else if case .number(let n)? = o["pid"], let pid = Int32(n), pid > 0 {

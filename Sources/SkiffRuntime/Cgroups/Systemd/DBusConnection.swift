@@ -9,6 +9,9 @@ final class DBusConnection {
     private var serial: UInt32 = 0
     private var pending: [UInt8] = []
     private var signals: [DBusMessage] = []
+    /// The uid EXTERNAL authentication claims: the server compares it with the socket's
+    /// peer credentials, which a user manager sees as the host's uid.
+    private let authUID: uid_t
 
     struct CallError: Error, CustomStringConvertible {
         let name: String
@@ -21,7 +24,7 @@ final class DBusConnection {
 
     /// The system manager for root; for any other user, that user's own manager (runc's
     /// rootless rule: the system manager does not take units from a user).
-    convenience init(_ instance: SystemdInstance = .forCaller) throws {
+    convenience init(_ instance: SystemdInstance) throws {
         switch instance {
         case .system:
             if getuid() == 0, let fd = try? UnixSocket.connect(path: Self.privateSocket, what: "systemd") {
@@ -31,32 +34,35 @@ final class DBusConnection {
             }
         case .user:
             let sockets = try SystemdInstance.userSockets()
+            // Root in a user namespace (rootless Podman's runtime) is its user to the bus.
+            let uid = Namespaces.hostUID()
             if let fd = try? UnixSocket.connect(path: sockets.manager, what: "the user's systemd") {
-                try self.init(fd: fd, viaBus: false)
+                try self.init(fd: fd, viaBus: false, authUID: uid)
             } else {
-                try self.init(fd: try UnixSocket.connect(path: sockets.bus, what: "the user's D-Bus session bus"), viaBus: true)
+                try self.init(fd: try UnixSocket.connect(path: sockets.bus, what: "the user's D-Bus session bus"),
+                              viaBus: true, authUID: uid)
             }
         }
     }
 
     /// Takes over `fd`, connected to systemd or to a bus daemon. On a throw the fd is
     /// closed too: the object is fully initialized by then, so deinit runs.
-    init(fd: Int32, viaBus: Bool) throws {
+    init(fd: Int32, viaBus: Bool, authUID: uid_t = getuid()) throws {
         self.fd = fd
         self.viaBus = viaBus
+        self.authUID = authUID
         try authenticate()
         if viaBus { _ = try call(nil, "/org/freedesktop/DBus", "org.freedesktop.DBus", "Hello", destination: "org.freedesktop.DBus") }
     }
 
     deinit { close(fd) }
 
-    /// SASL EXTERNAL: the server checks our uid from the socket's credentials, which it sees
-    /// as the host's uid (a user namespace's 0 is its user's). BEGIN goes
+    /// SASL EXTERNAL: the server checks the uid we claim against the socket's credentials. BEGIN goes
     /// in the same write as AUTH, as sd-bus's own clients send it: systemd's server, if it
     /// reads BEGIN and our first message in one go, keeps that message buffered and does
     /// not look at it until more bytes arrive (seen here as a call that never returned).
     private func authenticate() throws {
-        let uid = Array(String(Namespaces.hostUID()).utf8).map { String($0, radix: 16) }.joined()
+        let uid = Array(String(authUID).utf8).map { String($0, radix: 16) }.joined()
         try send(Array("\0AUTH EXTERNAL \(uid)\r\nBEGIN\r\n".utf8))
         var line: [UInt8] = []
         while !(line.count >= 2 && line[line.count - 2] == 13 && line[line.count - 1] == 10) {

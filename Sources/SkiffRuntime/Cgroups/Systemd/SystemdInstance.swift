@@ -2,14 +2,17 @@ import Glibc
 
 /// Which systemd manager holds a container's scope: the system's for root, the user's own
 /// (`systemd --user`, reached in `$XDG_RUNTIME_DIR`) for anyone else, as runc does.
-public enum SystemdInstance: Equatable {
+public enum SystemdInstance: String, Equatable {
     case system
     case user
 
-    /// runc's rule: a user's own manager for a user other than root, and for root in a user
-    /// namespace of its own (rootless Podman's runtime), which the system manager would refuse.
-    public static var forCaller: SystemdInstance {
-        geteuid() != 0 || Namespaces.inChildUserNamespace ? .user : .system
+    /// For root in a user namespace of its own: whether the system manager is that
+    /// namespace's (a system container's systemd: its private socket belongs to our root)
+    /// rather than the host's (rootless Podman: the socket's owner is not mapped here).
+    /// runc asks the user manager for its OwnerUID instead; this is one stat.
+    public static var systemManagerIsOurs: Bool {
+        var st = stat()
+        return stat(DBusConnection.privateSocket, &st) == 0 && st.st_uid == 0
     }
 
     /// runc's default parent slice for each: a user's units go in its manager's user.slice.
@@ -22,7 +25,7 @@ public enum SystemdInstance: Equatable {
         guard let dir = getenv("XDG_RUNTIME_DIR").map({ String(cString: $0) }), !dir.isEmpty else {
             throw ConfigError("--systemd-cgroup", "the systemd driver for a user needs that user's systemd, " +
                               "and XDG_RUNTIME_DIR is not set: run skiff in a login session of the user " +
-                              "(or `loginctl enable-linger USER` and XDG_RUNTIME_DIR=/run/user/$(id -u)), " +
+                              "(or `loginctl enable-linger USER` and XDG_RUNTIME_DIR=/run/user/UID), " +
                               "or drop --systemd-cgroup")
         }
         let manager = dir + "/systemd/private"
@@ -31,7 +34,8 @@ public enum SystemdInstance: Equatable {
         guard Files.exists(manager) || Files.exists(bus) else {
             throw ConfigError("--systemd-cgroup", "the systemd driver for a user needs that user's systemd, and " +
                               "neither \(manager) nor \(bus) exists: start it with `loginctl enable-linger " +
-                              "\(Passwd.name(of: geteuid()) ?? String(geteuid()))` (and install dbus-user-session), " +
+                              "\(Passwd.name(of: Namespaces.hostUID()) ?? String(Namespaces.hostUID()))` " +
+                              "(and install dbus-user-session), " +
                               "or drop --systemd-cgroup")
         }
         return (manager, bus)

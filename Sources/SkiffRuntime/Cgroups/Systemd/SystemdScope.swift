@@ -3,12 +3,15 @@
 public struct SystemdUnit: Equatable {
     public var slice: String
     public var name: String
+    /// The manager that holds it: every later call about the unit goes to the same one.
+    public var instance: SystemdInstance = .system
 
     /// runc's form `slice:prefix:name`; an empty cgroupsPath is `<default>:skiff:<id>`, the
     /// default slice being system.slice, or user.slice in a user's own manager.
-    public init(cgroupsPath: String?, id: String, defaultSlice: String = SystemdInstance.system.defaultSlice) throws {
+    public init(cgroupsPath: String?, id: String, instance: SystemdInstance = .system) throws {
+        let defaultSlice = instance.defaultSlice
         guard let p = cgroupsPath, !p.isEmpty else {
-            self.init(slice: defaultSlice, name: "skiff-\(id).scope")
+            self.init(slice: defaultSlice, name: "skiff-\(id).scope", instance: instance)
             return
         }
         let parts = p.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
@@ -23,12 +26,13 @@ public struct SystemdUnit: Equatable {
             throw ConfigError("linux.cgroupsPath", "\"\(p)\" has no unit name")
         }
         let name = parts[2].hasSuffix(".slice") ? parts[2] : (parts[1].isEmpty ? "" : parts[1] + "-") + parts[2] + ".scope"
-        self.init(slice: slice, name: name)
+        self.init(slice: slice, name: name, instance: instance)
     }
 
-    public init(slice: String, name: String) {
+    public init(slice: String, name: String, instance: SystemdInstance = .system) {
         self.slice = slice
         self.name = name
+        self.instance = instance
     }
 
     /// Where systemd puts the unit's cgroup, relative to its manager's own cgroup (the
@@ -59,8 +63,10 @@ enum SystemdManager {
     /// Starts the scope holding `pid` and waits until systemd has moved it there. Returns the
     /// unit's cgroup relative to the cgroup2 root.
     static func startScope(_ unit: SystemdUnit, pid: Int32, description: String,
-                           properties extra: [(String, DBusValue)], instance: SystemdInstance) throws -> String {
-        let bus = try DBusConnection(instance)
+                           properties extra: [(String, DBusValue)]) throws -> String {
+        let bus = try DBusConnection(unit.instance)
+        // Asked before the unit exists: a failure after it started would leave it behind.
+        let base = unit.instance == .system ? "" : try controlGroup(bus)
         try subscribe(bus)
         var props: [(String, DBusValue)] = [
             ("Description", .string(description)),
@@ -84,7 +90,7 @@ enum SystemdManager {
         var r = reply.bodyReader
         let job = try r.string()
         try waitForJob(bus, job, what: "start \(unit.name)")
-        return (instance == .system ? "" : try controlGroup(bus)) + unit.cgroupPath
+        return base + unit.cgroupPath
     }
 
     /// The manager's own cgroup, under which its units live: a user's is
@@ -99,8 +105,8 @@ enum SystemdManager {
     }
 
     /// Stops the unit (and so kills what is left in it); a unit that is gone is fine.
-    static func stop(_ unit: SystemdUnit, instance: SystemdInstance = .forCaller) throws {
-        let bus = try DBusConnection(instance)
+    static func stop(_ unit: SystemdUnit) throws {
+        let bus = try DBusConnection(unit.instance)
         try subscribe(bus)
         let reply: DBusMessage
         do {
@@ -113,10 +119,9 @@ enum SystemdManager {
     }
 
     /// Changes unit properties at run time (`update`).
-    static func setProperties(_ unit: SystemdUnit, _ props: [(String, DBusValue)],
-                              instance: SystemdInstance = .forCaller) throws {
+    static func setProperties(_ unit: SystemdUnit, _ props: [(String, DBusValue)]) throws {
         if props.isEmpty { return }
-        let bus = try DBusConnection(instance)
+        let bus = try DBusConnection(unit.instance)
         do {
             try bus.call(service, path, manager, "SetUnitProperties", [.string(unit.name), .bool(true), .properties(props)])
         } catch let e as DBusConnection.CallError {
