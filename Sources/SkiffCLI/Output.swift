@@ -32,15 +32,16 @@ func printList(_ states: [OCIState], format: String, quiet: Bool) throws {
         }
         // Go's tabwriter as runc uses it: min width 12, padding 3, last column unpadded;
         // widths in runes (Unicode scalars), as Go counts them. One write for the table.
+        let runes = rows.map { $0.map(runeCount) }
         var widths = [Int](repeating: tableMinWidth, count: 6)
-        for r in rows {
-            for (i, c) in r.enumerated() where i < 5 { widths[i] = max(widths[i], c.unicodeScalars.count + tablePadding) }
+        for r in runes {
+            for i in 0..<5 { widths[i] = max(widths[i], r[i] + tablePadding) }
         }
         var text: [UInt8] = []
-        for r in rows {
+        for (r, n) in zip(rows, runes) {
             for (i, c) in r.enumerated() {
                 text.append(contentsOf: c.utf8)
-                if i < 5 { text.append(contentsOf: repeatElement(UInt8(ascii: " "), count: widths[i] - c.unicodeScalars.count)) }
+                if i < 5 { text.append(contentsOf: repeatElement(UInt8(ascii: " "), count: widths[i] - n[i])) }
             }
             text.append(UInt8(ascii: "\n"))
         }
@@ -49,6 +50,19 @@ func printList(_ states: [OCIState], format: String, quiet: Bool) throws {
         throw UsageError(description: "invalid format option \"\(format)\" (want table or json)")
     }
 }
+
+/// Unicode scalars in `s`, counted on its UTF-8 (every byte but a continuation byte
+/// starts one): the same as unicodeScalars.count, without its per-scalar decoding.
+func runeCount(_ s: String) -> Int {
+    var s = s
+    return s.withUTF8 { bytes in
+        var n = 0
+        for b in bytes where b & utf8ContinuationMask != utf8ContinuationBits { n += 1 }
+        return n
+    }
+}
+let utf8ContinuationMask: UInt8 = 0xC0
+let utf8ContinuationBits: UInt8 = 0x80
 
 /// runc's table: ps(1)'s header, then its lines whose PID column is one of the container's.
 func printPS(_ pids: [Int32], psArgs: [String]) throws {

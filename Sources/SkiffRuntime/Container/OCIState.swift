@@ -37,9 +37,9 @@ public struct OCIState {
 
 extension Container {
     /// Status from what the kernel says, not from a stored word.
-    public static func status(of r: ContainerRecord, store: StateStore) -> ContainerStatus {
+    public static func status(of r: ContainerRecord, store: StateStore, rootFD: Int32 = -1) -> ContainerStatus {
         guard r.initIsAlive else { return .stopped }
-        if Files.exists(store.fifoPath(r.id)) { return .created }
+        if store.hasFifo(r.id, rootFD: rootFD) { return .created }
         if let cg = r.cgroupPath, Cgroup(path: cg).isFrozen { return .paused }
         return .running
     }

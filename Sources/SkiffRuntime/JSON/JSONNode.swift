@@ -13,11 +13,65 @@ public struct ConfigError: Error, CustomStringConvertible, Equatable {
 
 public struct JSONNode {
     public let value: JSON?
-    public let path: String
+    /// Where the value sits, kept as links to its parents and rendered only for an error
+    /// message: building "linux.resources.memory" on every lookup was most of reading a
+    /// state file (list reads one per container) and a good part of parsing a config. A
+    /// node holds its own name inline; a link is made only to descend further.
+    private let parent: Location?
+    private let key: String?
+    /// An array element's position; `noIndex` otherwise.
+    private let index: Int
+    /// A root given a path: its own link, made once for all its members.
+    private let rootLocation: Location?
+    static let noIndex = -1
+
+    final class Location {
+        let parent: Location?
+        let key: String?
+        let index: Int
+        init(parent: Location?, key: String?, index: Int = JSONNode.noIndex) {
+            self.parent = parent
+            self.key = key
+            self.index = index
+        }
+    }
 
     public init(_ value: JSON?, path: String = "") {
         self.value = value
-        self.path = path
+        parent = nil
+        key = nil
+        index = Self.noIndex
+        rootLocation = path.isEmpty ? nil : Location(parent: nil, key: path)
+    }
+
+    private init(_ value: JSON?, parent: Location?, key: String?, index: Int = JSONNode.noIndex) {
+        self.value = value
+        self.parent = parent
+        self.key = key
+        self.index = index
+        rootLocation = nil
+    }
+
+    /// The link its members point to: made here unless it is a root (nil when unnamed).
+    private var location: Location? {
+        if let rootLocation { return rootLocation }
+        if key == nil && index == Self.noIndex { return parent }
+        return Location(parent: parent, key: key, index: index)
+    }
+
+    /// The dotted path of the value ("linux.resources.memory", "mounts[2].options").
+    public var path: String {
+        var chain: [Location] = []
+        var l = location
+        while let here = l {
+            chain.append(here)
+            l = here.parent
+        }
+        var s = ""
+        for part in chain.reversed() {
+            if let k = part.key { s += s.isEmpty ? k : "." + k } else if part.index != Self.noIndex { s += "[\(part.index)]" }
+        }
+        return s
     }
 
     public var isMissing: Bool {
@@ -27,15 +81,13 @@ public struct JSONNode {
     }
 
     public subscript(key: String) -> JSONNode {
-        let p = path.isEmpty ? key : "\(path).\(key)"
-        if case .object(let o)? = value { return JSONNode(o[key], path: p) }
-        return JSONNode(nil, path: p)
+        if case .object(let o)? = value { return JSONNode(o[key], parent: location, key: key) }
+        return JSONNode(nil, parent: location, key: key)
     }
 
     public subscript(index: Int) -> JSONNode {
-        let p = "\(path)[\(index)]"
-        if case .array(let a)? = value, a.indices.contains(index) { return JSONNode(a[index], path: p) }
-        return JSONNode(nil, path: p)
+        if case .array(let a)? = value, a.indices.contains(index) { return JSONNode(a[index], parent: location, key: nil, index: index) }
+        return JSONNode(nil, parent: location, key: nil, index: index)
     }
 
     public func fail(_ message: String) -> ConfigError { ConfigError(path, message) }
@@ -98,7 +150,8 @@ public struct JSONNode {
     public func array() throws -> [JSONNode]? {
         if isMissing { return nil }
         guard case .array(let a)? = value else { throw mismatch("array") }
-        return a.enumerated().map { JSONNode($0.element, path: "\(path)[\($0.offset)]") }
+        let here = location
+        return a.enumerated().map { JSONNode($0.element, parent: here, key: nil, index: $0.offset) }
     }
 
     public func stringArray() throws -> [String]? {
@@ -108,10 +161,10 @@ public struct JSONNode {
 
     public func stringMap() throws -> [(String, String)]? {
         guard let o = try object() else { return nil }
+        let here = location
         return try o.pairs.map { (k, v) in
-            guard let s = try JSONNode(v, path: "\(path).\(k)").string() else {
-                throw ConfigError("\(path).\(k)", "expected string, got null")
-            }
+            let member = JSONNode(v, parent: here, key: k)
+            guard let s = try member.string() else { throw ConfigError(member.path, "expected string, got null") }
             return (k, s)
         }
     }

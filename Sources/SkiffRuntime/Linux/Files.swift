@@ -3,25 +3,53 @@ import CSkiffInit
 
 /// Small file helpers; all paths are plain host paths unless a dirfd is given.
 public enum Files {
-    public static func read(_ path: String) throws -> [UInt8] {
+    /// `regularFile`: a short read is the end (true of a regular file, not of procfs or a
+    /// pipe), which saves the read that would return 0 (list reads a file per container).
+    public static func read(_ path: String, regularFile: Bool = false) throws -> [UInt8] {
         let fd = try sys("open", path) { open(path, O_RDONLY | O_CLOEXEC) }
         defer { close(fd) }
-        return try readAll(fd, path)
+        return try readAll(fd, path, regularFile: regularFile)
     }
 
-    public static func readAll(_ fd: Int32, _ path: String = "") throws -> [UInt8] {
+    /// The same, for `path` relative to the directory fd `dir` (one path walk fewer per file
+    /// when many are read from one directory).
+    public static func read(at dir: Int32, _ path: String, regularFile: Bool = false) throws -> [UInt8] {
+        let fd = try sys("open", path) { openat(dir, path, O_RDONLY | O_CLOEXEC) }
+        defer { close(fd) }
+        return try readAll(fd, path, regularFile: regularFile)
+    }
+
+    static let readChunk = 16384
+
+    /// Reads straight into the result's uninitialized storage: no zeroed buffer to copy from.
+    public static func readAll(_ fd: Int32, _ path: String = "", regularFile: Bool = false) throws -> [UInt8] {
         var out: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 16384)
+        var capacity = readChunk
         while true {
-            let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SysError(errno, "read", path)
+            var failure: Int32 = 0
+            var end = false
+            let chunk = [UInt8](unsafeUninitializedCapacity: capacity) { buf, count in
+                count = 0
+                while count < buf.count {
+                    let want = buf.count - count
+                    let n = Glibc.read(fd, buf.baseAddress! + count, want)
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        failure = errno
+                        return
+                    }
+                    count += n
+                    if n == 0 || (regularFile && n < want) {
+                        end = true
+                        return
+                    }
+                }
             }
-            if n == 0 { break }
-            out.append(contentsOf: buf[0..<n])
+            if failure != 0 { throw SysError(failure, "read", path) }
+            if out.isEmpty { out = chunk } else { out += chunk }
+            if end { return out }
+            capacity *= 2
         }
-        return out
     }
 
     public static func readString(_ path: String) throws -> String {

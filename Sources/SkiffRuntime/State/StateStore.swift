@@ -70,12 +70,24 @@ public struct StateStore {
         }
     }
 
-    public func load(_ id: String) throws -> ContainerRecord {
+    /// `rootFD`, an open fd of the root (`openRoot`), for reading many: paths relative to it
+    /// do not walk the root's own path again for every container (list).
+    public func load(_ id: String, rootFD: Int32 = -1) throws -> ContainerRecord {
         let bytes: [UInt8]
-        do { bytes = try Files.read(statePath(id)) } catch let e as SysError where e.errno == ENOENT {
+        do {
+            bytes = rootFD >= 0 ? try Files.read(at: rootFD, "\(id)/state.json", regularFile: true)
+                                : try Files.read(statePath(id), regularFile: true)
+        } catch let e as SysError where e.errno == ENOENT {
             throw RuntimeError("container \(id) does not exist")
         }
         return try ContainerRecord(json: try JSONParser.parse(bytes))
+    }
+
+    public func openRoot() -> Int32 { open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+
+    /// Whether the exec fifo is there: the container was created and not started yet.
+    public func hasFifo(_ id: String, rootFD: Int32 = -1) -> Bool {
+        rootFD >= 0 ? faccessat(rootFD, "\(id)/exec.fifo", F_OK, 0) == 0 : Files.exists(fifoPath(id))
     }
 
     public func save(_ r: ContainerRecord) throws {
@@ -86,8 +98,10 @@ public struct StateStore {
         Files.removeTree(dir(id))
     }
 
+    /// Sorted by their bytes, as runc's (Go's ReadDir) are; not by String's Unicode order,
+    /// which costs list a call per comparison.
     public func ids() -> [String] {
-        Files.listDirectory(root).sorted()
+        Files.listDirectory(root).sorted { a, b in a.withCString { pa in b.withCString { strcmp(pa, $0) < 0 } } }
     }
 
     public func exists(_ id: String) -> Bool { Files.exists(dir(id)) }
