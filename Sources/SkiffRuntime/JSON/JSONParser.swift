@@ -138,7 +138,10 @@ private struct Parser {
         while i < bytes.count, bytes[i] != UInt8(ascii: "\""), bytes[i] != UInt8(ascii: "\\"), bytes[i] >= 0x20 { i += 1 }
         if i < bytes.count, bytes[i] == UInt8(ascii: "\"") {
             defer { i += 1 }
-            return String(decoding: bytes[start..<i], as: UTF8.self)
+            // From a buffer, not an ArraySlice: the slice goes through the generic,
+            // element-by-element decoder (it was a fifth of parsing a state file).
+            let end = i
+            return bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[start..<end]), as: UTF8.self) }
         }
         out.append(contentsOf: bytes[start..<i])
         while true {
