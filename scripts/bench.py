@@ -312,7 +312,8 @@ def scenario_state_list(runtimes, args, uid):
         for level in levels:
             for rt in runtimes:
                 ids = made[rt.name]
-                new = [f"{uid}-s{len(ids) + j}" for j in range(level - len(ids))]
+                # Named per runtime: two skiff builds (SKIFF_BASELINE) share the cgroup path /skiff/<id>.
+                new = [f"{uid}-{rt.name}-s{len(ids) + j}" for j in range(level - len(ids))]
                 ids.extend(new)  # before they exist: a failure half-way still deletes them
                 burst_create(rt, new, args.in_flight)
 
