@@ -73,4 +73,18 @@ final class PlanTests: XCTestCase {
         XCTAssertEqual(Cgroup.resolve(cgroupsPath: "/a/b", id: "c1", mountPoint: "/m"), "/m/a/b")
         XCTAssertEqual(Cgroup.resolve(cgroupsPath: "rel/../../x", id: "c1", mountPoint: "/m"), "/m/x", "never escapes the hierarchy")
     }
+
+    /// Files.clean's fast path (a clean path comes back as it is) agrees with its slow one.
+    func testCleanPaths() {
+        let cases: [(String, String)] = [
+            ("/", "/"), ("/a", "/a"), ("/a/b", "/a/b"), ("/a/", "/a"), ("//a", "/a"), ("/a//b", "/a/b"),
+            ("/a/./b", "/a/b"), ("/a/../b", "/b"), ("/..", "/"), ("/.", "/"), ("/...", "/..."), ("/a..", "/a.."),
+            ("/.a", "/.a"), ("/../..", "/"), ("a/b", "/a/b"), ("", "/"), ("/a/b/..", "/a"), ("/proc", "/proc"),
+            ("/dev/pts/", "/dev/pts"), ("/x/.", "/x"),
+        ]
+        for (path, want) in cases {
+            XCTAssertEqual(Files.clean(path), want, path)
+            XCTAssertEqual(Files.isClean(path), path == want, path)
+        }
+    }
 }

@@ -168,6 +168,7 @@ public enum Files {
 
     /// Collapses ".", ".." and duplicate slashes lexically (no symlinks followed).
     public static func clean(_ path: String) -> String {
+        if isClean(path) { return path }
         var parts: [Substring] = []
         for c in path.split(separator: "/", omittingEmptySubsequences: true) {
             if c == "." { continue }
@@ -175,5 +176,29 @@ public enum Files {
             parts.append(c)
         }
         return "/" + parts.joined(separator: "/")
+    }
+
+    /// Already what clean would return: absolute, no empty, "." or ".." component, no
+    /// trailing slash. Most paths a config names are, and splitting and joining them
+    /// again was most of validating one (every mount's destination, several times).
+    static func isClean(_ path: String) -> Bool {
+        let slash = UInt8(ascii: "/"), dot = UInt8(ascii: ".")
+        var bytes = path.utf8.makeIterator()
+        guard bytes.next() == slash else { return false }
+        if path.utf8.count == 1 { return true }
+        var length = 0, dots = 0
+        while true {
+            let b = bytes.next()
+            if b == nil || b == slash {
+                // The component just ended: empty, "." and ".." are not clean.
+                if length == 0 || (dots == length && length <= 2) { return false }
+                if b == nil { return true }
+                length = 0
+                dots = 0
+            } else {
+                length += 1
+                if b == dot { dots += 1 }
+            }
+        }
     }
 }
