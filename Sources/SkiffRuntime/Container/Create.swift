@@ -89,14 +89,13 @@ extension Container {
 
     /// Writes the limits and attaches the device filter (both drivers); returns the open
     /// cgroup directory (clone3 places the init with it under cgroupfs).
-    static func configure(_ cg: Cgroup, _ cgroupPlan: CgroupPlan, devices: [Spec.DeviceRule]?, mountPoint: String,
-                          rootless: Bool = false) throws -> Int32 {
+    static func configure(_ cg: Cgroup, _ cgroupPlan: CgroupPlan, devices: [Spec.DeviceRule]?, mountPoint: String) throws -> Int32 {
         if !cgroupPlan.isEmpty { try CgroupWriter.apply(cgroupPlan, mountPoint: mountPoint, cgroupPath: cg.path) }
         let fd = try cg.openDirectory()
         Trace.mark("cgroup")
-        // An unprivileged user can neither load a device program nor make device nodes
-        // (they are bind mounts of the host's): as runc, no device filter.
-        if rootless && RuntimeOptions.isRootless { return fd }
+        // Neither a user nor root in a user namespace of its own can load a device program
+        // or make device nodes (they are bind mounts of the host's): as runc, no filter.
+        if RuntimeOptions.isRootless { return fd }
         do {
             try DeviceFilter.attach(rules: DeviceFilter.rules(for: devices ?? []), cgroupFD: fd)
             Trace.mark("device filter")
@@ -134,8 +133,7 @@ extension Container {
             do {
                 _ = try cg.create()
                 cgroup = cg
-                cgroupFD = try configure(cg, cgroupPlan, devices: plan.spec.linux.resources?.devices, mountPoint: mp,
-                                         rootless: runtime.rootless)
+                cgroupFD = try configure(cg, cgroupPlan, devices: plan.spec.linux.resources?.devices, mountPoint: mp)
             } catch let e as SysError where runtime.rootless && Rootless.isPermissionError(e.errno) {
                 // runc's rootless rule: without limits a cgroup the user may not make is done without.
                 guard cgroupPlan.isEmpty else { throw Rootless.cgroupError(cg.path, e) }
@@ -213,8 +211,7 @@ extension Container {
             let cg = Cgroup(path: mp + unitCgroup)
             cgroup = cg
             try teardown.record(.cgroup(cg.path))
-            close(try configure(cg, cgroupPlan, devices: plan.spec.linux.resources?.devices, mountPoint: mp,
-                                rootless: runtime.rootless))
+            close(try configure(cg, cgroupPlan, devices: plan.spec.linux.resources?.devices, mountPoint: mp))
             Trace.mark("systemd scope")
         }
         if plan.newUserNamespace {

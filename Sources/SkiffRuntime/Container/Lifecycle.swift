@@ -151,7 +151,7 @@ extension Container {
     public static func list(runtime: RuntimeOptions) -> [OCIState] {
         let store = StateStore(root: runtime.root)
         let rootFD = store.openRoot()
-        defer { if rootFD >= 0 { close(rootFD) } }
+        defer { if rootFD != AT_FDCWD { close(rootFD) } }
         return store.ids().compactMap { id in
             guard let r = try? store.load(id, rootFD: rootFD) else { return nil }
             return OCIState(record: r, status: status(of: r, store: store, rootFD: rootFD))

@@ -1,3 +1,5 @@
+import Glibc
+
 /// The state of a container as runtime.md defines it, derived from the record.
 public struct OCIState {
     public var record: ContainerRecord
@@ -37,7 +39,7 @@ public struct OCIState {
 
 extension Container {
     /// Status from what the kernel says, not from a stored word.
-    public static func status(of r: ContainerRecord, store: StateStore, rootFD: Int32 = -1) -> ContainerStatus {
+    public static func status(of r: ContainerRecord, store: StateStore, rootFD: Int32 = AT_FDCWD) -> ContainerStatus {
         guard r.initIsAlive else { return .stopped }
         if store.hasFifo(r.id, rootFD: rootFD) { return .created }
         if let cg = r.cgroupPath, Cgroup(path: cg).isFrozen { return .paused }

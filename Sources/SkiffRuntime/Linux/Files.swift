@@ -6,9 +6,7 @@ public enum Files {
     /// `regularFile`: a short read is the end (true of a regular file, not of procfs or a
     /// pipe), which saves the read that would return 0 (list reads a file per container).
     public static func read(_ path: String, regularFile: Bool = false) throws -> [UInt8] {
-        let fd = try sys("open", path) { open(path, O_RDONLY | O_CLOEXEC) }
-        defer { close(fd) }
-        return try readAll(fd, path, regularFile: regularFile)
+        try read(at: AT_FDCWD, path, regularFile: regularFile)
     }
 
     /// The same, for `path` relative to the directory fd `dir` (one path walk fewer per file

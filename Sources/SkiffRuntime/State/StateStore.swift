@@ -72,22 +72,30 @@ public struct StateStore {
 
     /// `rootFD`, an open fd of the root (`openRoot`), for reading many: paths relative to it
     /// do not walk the root's own path again for every container (list).
-    public func load(_ id: String, rootFD: Int32 = -1) throws -> ContainerRecord {
+    public func load(_ id: String, rootFD: Int32 = AT_FDCWD) throws -> ContainerRecord {
         let bytes: [UInt8]
         do {
-            bytes = rootFD >= 0 ? try Files.read(at: rootFD, "\(id)/state.json", regularFile: true)
-                                : try Files.read(statePath(id), regularFile: true)
+            bytes = try Files.read(at: rootFD, path(id, "state.json", relativeTo: rootFD), regularFile: true)
         } catch let e as SysError where e.errno == ENOENT {
             throw RuntimeError("container \(id) does not exist")
         }
         return try ContainerRecord(json: try JSONParser.parse(bytes))
     }
 
-    public func openRoot() -> Int32 { open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+    /// An fd of the root for `rootFD` (AT_FDCWD, the default, when it cannot be opened).
+    public func openRoot() -> Int32 {
+        let fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        return fd >= 0 ? fd : AT_FDCWD
+    }
+
+    /// A container's file as a path for `rootFD`: relative to an open root, else absolute.
+    private func path(_ id: String, _ name: String, relativeTo rootFD: Int32) -> String {
+        rootFD == AT_FDCWD ? "\(root)/\(id)/\(name)" : "\(id)/\(name)"
+    }
 
     /// Whether the exec fifo is there: the container was created and not started yet.
-    public func hasFifo(_ id: String, rootFD: Int32 = -1) -> Bool {
-        rootFD >= 0 ? faccessat(rootFD, "\(id)/exec.fifo", F_OK, 0) == 0 : Files.exists(fifoPath(id))
+    public func hasFifo(_ id: String, rootFD: Int32 = AT_FDCWD) -> Bool {
+        faccessat(rootFD, path(id, "exec.fifo", relativeTo: rootFD), F_OK, 0) == 0
     }
 
     public func save(_ r: ContainerRecord) throws {
