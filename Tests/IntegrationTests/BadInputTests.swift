@@ -211,6 +211,9 @@ final class BadInputTests: XCTestCase {
         assertRefused("flag without value", ["create", "--bundle"], mentions: ["bundle"], quietStdout: false)
         assertRefused("wrong arg count", ["state"], mentions: ["state"], quietStdout: false)
         assertRefused("bad log format", ["--log-format", "xml", "list"], mentions: ["xml"], quietStdout: false)
+        assertRefused("bad --rootless", ["--rootless", "maybe", "list"], mentions: ["--rootless", "maybe", "true, false or auto"],
+                      quietStdout: false)
+        assertRefused("bad --cgroup-manager", ["--cgroup-manager", "lxc", "list"], mentions: ["lxc"], quietStdout: false)
     }
 
     // MARK: --log
