@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""The link order of skiff's functions, from text-trace's address lists.
+
+    order.py BINARY MAPFILE TRACE... > skiff.order
+
+Each trace lists, per process, the addresses it ran ("PID ADDRESS"). Functions that
+more of a command's processes ran come first (start-up, then what the re-exec and the
+container's init share), then the rest, each group in the order the functions first
+ran; the traces' new functions follow one another in the order the traces are given.
+Every process faults in the pages it runs, so each one's code should be packed. A
+function that shares its input section with others cannot move alone: libswiftCore's
+local functions, for one, share a 1.6 MB .text. Such big sections go last, so that
+they do not split the hot code around them.
+"""
+import bisect
+import subprocess
+import sys
+
+# An input section larger than this holds many functions (a library's whole .text):
+# ordering it places all of it, so it is placed after the small sections.
+BIG_SECTION = 64 * 1024
+# The width of -Map's address, size and alignment columns.
+MAP_COLUMNS = 16 + 1 + 16 + 1 + 8 + 1 + 5 + 1
+
+
+# How far back to look for the function holding an address past symbols inside it.
+MAX_INNER_SYMBOLS = 64
+
+
+def functions(binary):
+    """(start, size, name) of every function symbol, sorted by address."""
+    out = subprocess.run(["nm", "-n", "-S", "--defined-only", binary],
+                         capture_output=True, text=True, check=True).stdout
+    syms = []
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[2] in "tTWw":
+            syms.append((int(parts[0], 16), int(parts[1], 16), parts[3]))
+    syms.sort()
+    return syms
+
+
+def containing(syms, starts, addr):
+    """The start of the function that holds addr, or None. The nearest symbol below it
+    may be a label inside that function (no size, or a smaller extent), so look back."""
+    i = bisect.bisect_right(starts, addr) - 1
+    for j in range(i, max(i - MAX_INNER_SYMBOLS, -1), -1):
+        start, size, _ = syms[j]
+        if start <= addr < start + size:
+            return start
+    return None
+
+
+def big_sections(mapfile):
+    """Address ranges of the input sections of .text larger than BIG_SECTION. lld's -Map
+    lines are VMA LMA SIZE ALIGN (MAP_COLUMNS characters), then a name indented 0 for an
+    output section, 8 for an input section, 16 for a symbol."""
+    ranges, in_text = [], False
+    for line in open(mapfile):
+        parts = line.split()
+        if len(parts) < 5 or len(line) <= MAP_COLUMNS:
+            continue
+        name = line[MAP_COLUMNS:].rstrip("\n")
+        indent = len(name) - len(name.lstrip())
+        if indent == 0:
+            in_text = name == ".text"
+        elif indent == 8 and in_text:
+            start, size = int(parts[0], 16), int(parts[2], 16)
+            if size > BIG_SECTION:
+                ranges.append((start, start + size))
+    return ranges
+
+
+def main():
+    if len(sys.argv) < 4:
+        sys.exit("usage: order.py BINARY MAPFILE TRACE... > ORDER")
+    syms = functions(sys.argv[1])
+    starts = [s[0] for s in syms]
+    big = big_sections(sys.argv[2])
+    small_order, big_order, placed = [], [], set()
+    for trace in sys.argv[3:]:
+        processes, first = {}, {}   # function start -> pids that ran it, first-run rank
+        for line in open(trace):
+            pid, hexaddr = line.split()
+            addr = int(hexaddr, 16)
+            start = containing(syms, starts, addr)
+            if start is None:
+                continue
+            processes.setdefault(start, set()).add(pid)
+            first.setdefault(start, len(first))
+        for start in sorted(first, key=lambda f: (-len(processes[f]), first[f])):
+            in_big = any(lo <= start < hi for lo, hi in big)
+            # Every name at the address: identical functions are folded into one.
+            i = bisect.bisect_left(starts, start)
+            while i < len(syms) and syms[i][0] == start:
+                name = syms[i][2]
+                if syms[i][1] > 0 and name not in placed:
+                    placed.add(name)
+                    (big_order if in_big else small_order).append(name)
+                i += 1
+    for name in small_order + big_order:
+        print(name)
+    print(f"order.py: {len(small_order)} functions, then {len(big_order)} in "
+          f"{len(big)} big sections", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
