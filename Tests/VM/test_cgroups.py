@@ -213,6 +213,30 @@ class CgroupfsResources(vmtest.TestCase):
                                 devices=[{"allow": True, "type": "c", "major": 1, "minor": 11, "access": "rwm"}])
         self.assertIn("open-ok", r.stdout, describe(r))
 
+    def test_a_container_without_limits_is_accounted(self):
+        # Every controller its ancestors have is enabled for it (runc's rule), so a
+        # container with no linux.resources still has memory, cpu, io and pids files and
+        # stats. Under a parent of its own, so no earlier container enabled them first.
+        cid = vmtest.unique_id("acct")
+        path = self.driver.cgroups_path(cid) or f"/skiff-{cid}/{cid}"
+        bundle = vmtest.make_bundle(self, args=["sh", "-c", "sleep 1000 & sleep 1000 & wait"],
+                                    edit=resources_edit({}, path))
+        self.skiff.ids.append(cid)
+        self.assertEqual(self.sk("create", "-b", bundle, cid).returncode, 0)
+        self.assertEqual(self.sk("start", cid).returncode, 0)
+        cg = self.driver.cgroup_of(cid) if self.driver.cgroups_path(cid) else path
+        for f in ("memory.current", "pids.current", "cpu.stat", "io.stat"):
+            self.assertTrue(os.path.exists(f"/sys/fs/cgroup{cg}/{f}"), f)
+        deadline = time.time() + 30
+        while time.time() < deadline and vmtest.read_cgroup(cg, "pids.current") != "3":
+            time.sleep(0.2)
+        ev = json.loads(self.sk("events", "--stats", cid).stdout.splitlines()[0])
+        self.assertEqual(ev["data"]["pids"]["current"], 3, ev)
+        self.assertGreater(ev["data"]["memory"]["usage"]["usage"], 0, ev)
+        self.assertEqual(self.sk("delete", "--force", cid).returncode, 0)
+        if not self.driver.cgroups_path(cid):
+            os.rmdir(f"/sys/fs/cgroup/skiff-{cid}")
+
     def test_cpu_max_throttles(self):
         cid, cg = self.created(["sh", "-c", "while :; do :; done"], {"cpu": {"quota": 10000, "period": 100000}})
         self.assertEqual(self.sk("start", cid).returncode, 0)

@@ -10,11 +10,14 @@ import Glibc
 public enum CgroupWriter {
     /// enableControllers, then write, for the cgroup at `cgroupPath` (an absolute
     /// directory under `mountPoint`, e.g. Cgroup.path). The directory must exist.
-    public static func apply(_ plan: CgroupPlan, mountPoint: String, cgroupPath: String) throws {
-        if plan.isEmpty { return }
-        let fd = try enableControllers(plan.controllers, mountPoint: mountPoint, cgroupPath: cgroupPath, plan: plan)
+    /// `enableAvailable`: also every other controller the ancestors have (see enable).
+    public static func apply(_ plan: CgroupPlan, mountPoint: String, cgroupPath: String,
+                             enableAvailable: Bool = false) throws {
+        if plan.isEmpty && !enableAvailable { return }
+        let fd = try enableControllers(plan.controllers, mountPoint: mountPoint, cgroupPath: cgroupPath, plan: plan,
+                                       enableAvailable: enableAvailable)
         defer { close(fd) }
-        try write(plan, dirfd: fd)
+        if !plan.isEmpty { try write(plan, dirfd: fd) }
     }
 
     /// Makes `controllers` available in the cgroup at `cgroupPath`: for every
@@ -24,11 +27,13 @@ public enum CgroupWriter {
     /// directory (the caller closes it).
     ///
     /// runc's fs2 CreateCgroupPath enables every available controller and ignores
-    /// failures (the write of a limit then fails); skiff enables only what the
-    /// limits need and says which controller is missing.
+    /// failures (the write of a limit then fails). skiff says which controller the
+    /// limits need is missing; with `enableAvailable` it enables the others too, as
+    /// runc, ignoring failures: a container without limits still has its memory, cpu,
+    /// io and pids accounted (memory.current, `events --stats`, a kubelet's metrics).
     @discardableResult
     public static func enableControllers(_ controllers: [String], mountPoint: String, cgroupPath: String,
-                                         plan: CgroupPlan? = nil) throws -> Int32 {
+                                         plan: CgroupPlan? = nil, enableAvailable: Bool = false) throws -> Int32 {
         let root = mountPoint.count > 1 && mountPoint.hasSuffix("/") ? String(mountPoint.dropLast()) : mountPoint
         let rel: Substring
         if cgroupPath == root {
@@ -47,8 +52,8 @@ public enum CgroupWriter {
         var dir = root
         do {
             for name in components {
-                if !controllers.isEmpty {
-                    try enable(controllers, in: fd, dir: dir, plan: plan)
+                if !controllers.isEmpty || enableAvailable {
+                    try enable(controllers, in: fd, dir: dir, plan: plan, enableAvailable: enableAvailable)
                 }
                 let child = dir == "/" ? "/" + name : dir + "/" + name
                 let next = try sys("open cgroup", child) {
@@ -68,7 +73,8 @@ public enum CgroupWriter {
     /// One ancestor: check cgroup.controllers, then add the missing ones to
     /// cgroup.subtree_control in one write ("+cpu +memory"); if that fails, one at
     /// a time, so the error names the controller the kernel refused.
-    static func enable(_ controllers: [String], in fd: Int32, dir: String, plan: CgroupPlan?) throws {
+    static func enable(_ controllers: [String], in fd: Int32, dir: String, plan: CgroupPlan?,
+                       enableAvailable: Bool = false) throws {
         let available = words(try read(fd, "cgroup.controllers", dir: dir))
         for c in controllers where !available.contains(c) {
             var why = ""
@@ -80,20 +86,28 @@ public enum CgroupWriter {
         }
         let enabled = words(try read(fd, "cgroup.subtree_control", dir: dir))
         let missing = controllers.filter { !enabled.contains($0) }
-        if missing.isEmpty { return }
-        let path = dir == "/" ? "/cgroup.subtree_control" : dir + "/cgroup.subtree_control"
-        let all = missing.map { "+" + $0 }.joined(separator: " ")
-        do {
-            try writeFile(fd, "cgroup.subtree_control", all)
-        } catch let e as SysError {
-            if missing.count == 1 {
-                throw SysError(e.errno, "enable cgroup controller \"\(missing[0])\" in", path)
-            }
-            for c in missing {
-                do { try writeFile(fd, "cgroup.subtree_control", "+" + c) } catch let e as SysError {
-                    throw SysError(e.errno, "enable cgroup controller \"\(c)\" in", path)
+        if !missing.isEmpty {
+            let path = dir == "/" ? "/cgroup.subtree_control" : dir + "/cgroup.subtree_control"
+            do {
+                try writeFile(fd, "cgroup.subtree_control", missing.map { "+" + $0 }.joined(separator: " "))
+            } catch let e as SysError {
+                if missing.count == 1 {
+                    throw SysError(e.errno, "enable cgroup controller \"\(missing[0])\" in", path)
+                }
+                for c in missing {
+                    do { try writeFile(fd, "cgroup.subtree_control", "+" + c) } catch let e as SysError {
+                        throw SysError(e.errno, "enable cgroup controller \"\(c)\" in", path)
+                    }
                 }
             }
+        }
+        guard enableAvailable else { return }
+        // The rest as runc: all at once, else one by one, and what the kernel refuses
+        // (cpu while a realtime task sits in the root, say) stays off.
+        let extra = available.filter { !enabled.contains($0) && !missing.contains($0) }
+        if extra.isEmpty { return }
+        if (try? writeFile(fd, "cgroup.subtree_control", extra.map { "+" + $0 }.joined(separator: " "))) == nil {
+            for c in extra { try? writeFile(fd, "cgroup.subtree_control", "+" + c) }
         }
     }
 

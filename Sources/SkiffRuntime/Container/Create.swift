@@ -89,8 +89,11 @@ extension Container {
 
     /// Writes the limits and attaches the device filter (both drivers); returns the open
     /// cgroup directory (clone3 places the init with it under cgroupfs).
-    static func configure(_ cg: Cgroup, _ cgroupPlan: CgroupPlan, devices: [Spec.DeviceRule]?, mountPoint: String) throws -> Int32 {
-        if !cgroupPlan.isEmpty { try CgroupWriter.apply(cgroupPlan, mountPoint: mountPoint, cgroupPath: cg.path) }
+    /// `enableAvailable`: every controller the ancestors have, enabled for the container as
+    /// runc does (cgroupfs; systemd enables a delegated scope's itself).
+    static func configure(_ cg: Cgroup, _ cgroupPlan: CgroupPlan, devices: [Spec.DeviceRule]?, mountPoint: String,
+                          enableAvailable: Bool = false) throws -> Int32 {
+        try CgroupWriter.apply(cgroupPlan, mountPoint: mountPoint, cgroupPath: cg.path, enableAvailable: enableAvailable)
         let fd = try cg.openDirectory()
         Trace.mark("cgroup")
         // Neither a user nor root in a user namespace of its own can load a device program
@@ -133,7 +136,8 @@ extension Container {
             do {
                 _ = try cg.create()
                 cgroup = cg
-                cgroupFD = try configure(cg, cgroupPlan, devices: plan.spec.linux.resources?.devices, mountPoint: mp)
+                cgroupFD = try configure(cg, cgroupPlan, devices: plan.spec.linux.resources?.devices, mountPoint: mp,
+                                         enableAvailable: !RuntimeOptions.isRootless)
             } catch let e as SysError where runtime.rootless && Rootless.isPermissionError(e.errno) {
                 // runc's rootless rule: without limits a cgroup the user may not make is done without.
                 guard cgroupPlan.isEmpty else { throw Rootless.cgroupError(cg.path, e) }
