@@ -105,7 +105,10 @@ done
 rm -f "$work/config.json"
 
 echo "bench.sh: $(nproc) cores, kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
-unshare -m sh -c 'mount --make-rprivate / && umount -l /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup && exec "$@"' sh \
+# The BPF filesystem as systemd mounts it on every node (skiff pins its device programs
+# there); this host's init does not.
+unshare -m sh -c 'mount --make-rprivate / && umount -l /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup &&
+    { [ "$(stat -f -c %T /sys/fs/bpf)" = bpf_fs ] || mount -t bpf bpf /sys/fs/bpf; } && exec "$@"' sh \
     python3 "$repo/scripts/bench.py" --work "$work" "${runtimes[@]}" "${args[@]}"
 
 if [[ $vm -eq 1 ]]; then

@@ -350,7 +350,40 @@ final class DeviceFilterTests: XCTestCase {
         XCTAssertThrowsError(try DeviceFilter.attach(rules: DeviceFilter.rules(for: []), cgroupFD: -1)) { error in
             let e = error as? DeviceFilterError
             XCTAssertEqual(e?.errno, EBADF, "\(error)")
-            XCTAssert("\(error)".hasPrefix("attaching the device cgroup BPF program: EBADF"), "\(error)")
+            // The first step on the cgroup is asking what it has attached already.
+            XCTAssert("\(error)".hasPrefix("querying the cgroup's device BPF programs: EBADF"), "\(error)")
         }
+    }
+}
+
+/// The name a loaded device program is pinned under (DeviceProgramCache): SHA-256 of its
+/// instructions, so that no config can have its program taken for another's.
+final class DeviceProgramCacheTests: XCTestCase {
+    func testSHA256KnownVectors() {
+        // FIPS 180-4's examples, the empty message, and one of more than one block.
+        XCTAssertEqual(SHA256.hex(Array("abc".utf8)),
+                       "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        XCTAssertEqual(SHA256.hex([]),
+                       "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        XCTAssertEqual(SHA256.hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)),
+                       "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        XCTAssertEqual(SHA256.hex([UInt8](repeating: 0x61, count: 1000)),
+                       "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
+    }
+
+    func testProgramsAreNamedByAllTheirInstructions() {
+        let defaults = DeviceFilter.program(for: DeviceFilter.rules(for: []))
+        let more = DeviceFilter.program(for: DeviceFilter.rules(for: [
+            Spec.DeviceRule(allow: true, type: "c", major: 10, minor: 232, access: "rwm"),
+        ]))
+        let path = DeviceProgramCache.path(for: defaults)
+        XCTAssertTrue(path.hasPrefix(DeviceProgramCache.directory + "/"), path)
+        XCTAssertEqual(path.count, DeviceProgramCache.directory.count + 1 + 64, path)
+        XCTAssertEqual(path, DeviceProgramCache.path(for: defaults))
+        XCTAssertNotEqual(path, DeviceProgramCache.path(for: more))
+        // One bit anywhere changes the name.
+        var flipped = defaults
+        flipped[flipped.count / 2] ^= 1 << 40
+        XCTAssertNotEqual(path, DeviceProgramCache.path(for: flipped))
     }
 }

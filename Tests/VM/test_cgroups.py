@@ -27,6 +27,19 @@ def resources_edit(resources, cgroups_path=None, devices=None, namespaces_drop=(
     return edit
 
 
+def device_program_ids(cgroup):
+    """The ids of the device programs attached to CGROUP itself (bpftool)."""
+    r = sh("bpftool", "-j", "cgroup", "list", f"/sys/fs/cgroup{cgroup}", check=True)
+    return {p["id"] for p in json.loads(r.stdout or "[]") if p.get("attach_type") == "cgroup_device"}
+
+
+def pinned_device_program_ids():
+    """The ids of the programs skiff pinned in /sys/fs/bpf/skiff-devices."""
+    pins = "/sys/fs/bpf/skiff-devices"
+    return {json.loads(sh("bpftool", "-j", "prog", "show", "pinned", f"{pins}/{name}", check=True).stdout)["id"]
+            for name in os.listdir(pins)}
+
+
 class Background:
     """A command running while the test goes on (skiff events); output to a file."""
 
@@ -236,6 +249,33 @@ class CgroupfsResources(vmtest.TestCase):
         self.assertEqual(self.sk("delete", "--force", cid).returncode, 0)
         if not self.driver.cgroups_path(cid):
             os.rmdir(f"/sys/fs/cgroup/skiff-{cid}")
+
+    def test_device_programs_are_shared_by_the_same_rules_only(self):
+        # A device program is loaded once per set of rules and pinned under the SHA-256 of
+        # its instructions (systemd mounts the BPF filesystem): containers with the same
+        # rules attach the same program, others their own, and each keeps its rules.
+        kmsg = [{"allow": True, "type": "c", "major": 1, "minor": 11, "access": "rwm"}]
+        a, cga = self.created(["sleep", "1000"], {}, devices=kmsg)
+        b, cgb = self.created(["sleep", "1000"], {})
+        c, cgc = self.created(["sleep", "1000"], {}, devices=kmsg)
+        ids = {cid: device_program_ids(cg) for cid, cg in ((a, cga), (b, cgb), (c, cgc))}
+        for cid in (a, b, c):
+            self.assertEqual(len(ids[cid]), 1, ids)
+        self.assertEqual(ids[a], ids[c], ids)
+        self.assertNotEqual(ids[a], ids[b], ids)
+        pinned = pinned_device_program_ids()
+        self.assertLessEqual(ids[a] | ids[b], pinned, (ids, pinned))
+        script = "mknod /dev/k c 1 11; head -c 1 /dev/k >/dev/null && echo open-ok || echo open-denied"
+        for cid, want in ((a, "open-ok"), (b, "open-denied"), (c, "open-ok")):
+            self.assertEqual(self.sk("start", cid).returncode, 0)
+            r = self.sk("exec", cid, "sh", "-c", script)
+            self.assertIn(want, r.stdout, describe(r))
+        # With every container gone the pins stay: the next one with those rules needs
+        # no verifier.
+        for cid in (a, b, c):
+            self.assertEqual(self.sk("delete", "--force", cid).returncode, 0)
+        d, cgd = self.created(["sleep", "1000"], {}, devices=kmsg)
+        self.assertEqual(device_program_ids(cgd), ids[a])
 
     def test_cpu_max_throttles(self):
         cid, cg = self.created(["sh", "-c", "while :; do :; done"], {"cpu": {"quota": 10000, "period": 100000}})

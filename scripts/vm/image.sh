@@ -35,6 +35,7 @@ packages=(
     python3-grpcio python3-protobuf protobuf-compiler  # the tests' CRI client (Tests/VM/cri)
     apparmor                              # dockerd's docker-default profile; AppArmor tests
     jq iproute2 procps util-linux libseccomp2 iptables strace
+    bpftool                               # the device programs attached and pinned (test_cgroups.py)
     uidmap dbus-user-session libpam-systemd  # rootless: newuidmap, a user's bus and systemd (Tests/VM/test_rootless.py)
 )
 

@@ -174,12 +174,16 @@ public enum DeviceFilter {
     /// Bytes of `union bpf_attr` handed to the kernel; all past the fields set are zero.
     static let attrSize = 128
 
-    /// Compiles `rules`, loads the program and attaches it to the cgroup v2
-    /// directory `cgroupFD` (BPF_F_ALLOW_MULTI). The program fd is closed
-    /// afterwards; the attachment keeps the program alive.
+    /// Compiles `rules`, loads the program (or reuses the one loaded for the same rules,
+    /// DeviceProgramCache) and attaches it to the cgroup v2 directory `cgroupFD`
+    /// (BPF_F_ALLOW_MULTI). The program fd is closed afterwards; the attachment keeps the
+    /// program alive. A cgroup that already has that very program keeps it: the kernel
+    /// refuses the same program twice, and it would only AND the rules with themselves.
     public static func attach(rules: [Spec.DeviceRule], cgroupFD: Int32) throws {
-        let progFD = try load(program(for: rules))
+        let progFD = try loadOrReuse(program(for: rules))
         defer { close(progFD) }
+        let id = try info(programFD: progFD).id
+        if try attachedIDs(cgroupFD: cgroupFD).contains(id) { return }
         try attach(programFD: progFD, cgroupFD: cgroupFD)
     }
 
@@ -197,10 +201,10 @@ public enum DeviceFilter {
     /// cgroup is never without a filter. Programs attached by others are left alone.
     public static func replace(rules: [Spec.DeviceRule], cgroupFD: Int32) throws {
         let old = try attachedPrograms(cgroupFD: cgroupFD).filter { $0.name == programName }
-        let progFD = try load(program(for: rules))
+        let progFD = try loadOrReuse(program(for: rules))
         defer { close(progFD) }
-        try attach(programFD: progFD, cgroupFD: cgroupFD)
         let newID = try info(programFD: progFD).id
+        if !old.contains(where: { $0.id == newID }) { try attach(programFD: progFD, cgroupFD: cgroupFD) }
         for p in old where p.id != newID {
             let fd = try programFD(id: p.id)
             defer { close(fd) }
@@ -221,9 +225,17 @@ public enum DeviceFilter {
         public var name: String
     }
 
-    /// The device programs attached directly to the cgroup `cgroupFD` (BPF_PROG_QUERY),
-    /// in attach order.
+    /// The device programs attached directly to the cgroup `cgroupFD`, in attach order.
     public static func attachedPrograms(cgroupFD: Int32) throws -> [AttachedProgram] {
+        try attachedIDs(cgroupFD: cgroupFD).map { id in
+            let fd = try programFD(id: id)
+            defer { close(fd) }
+            return AttachedProgram(id: id, name: try info(programFD: fd).name)
+        }
+    }
+
+    /// The ids of the device programs attached directly to `cgroupFD` (BPF_PROG_QUERY).
+    static func attachedIDs(cgroupFD: Int32) throws -> [UInt32] {
         var ids = [UInt32](repeating: 0, count: 64)
         var attr = [UInt8](repeating: 0, count: attrSize)
         let (r, e): (Int, Int32) = ids.withUnsafeMutableBufferPointer { ip in
@@ -234,12 +246,7 @@ public enum DeviceFilter {
             return bpf(cmdProgQuery, &attr)
         }
         if r < 0 { throw DeviceFilterError(errno: e, operation: "querying the cgroup's device BPF programs") }
-        let count = Int(get32(attr, 24))
-        return try ids.prefix(min(count, ids.count)).map { id in
-            let fd = try programFD(id: id)
-            defer { close(fd) }
-            return AttachedProgram(id: id, name: try info(programFD: fd).name)
-        }
+        return Array(ids.prefix(min(Int(get32(attr, 24)), ids.count)))
     }
 
     static func attach(programFD: Int32, cgroupFD: Int32) throws {
@@ -262,8 +269,8 @@ public enum DeviceFilter {
         return Int32(r)
     }
 
-    /// bpf_prog_info's id (offset 4) and name (offset 64, 16 bytes).
-    static func info(programFD: Int32) throws -> (id: UInt32, name: String) {
+    /// bpf_prog_info's type (offset 0), id (4), tag (8, 8 bytes) and name (64, 16 bytes).
+    static func info(programFD: Int32) throws -> (type: UInt32, id: UInt32, tag: UInt64, name: String) {
         var buf = [UInt8](repeating: 0, count: 256)
         var attr = [UInt8](repeating: 0, count: attrSize)
         let (r, e): (Int, Int32) = buf.withUnsafeMutableBufferPointer { bp in
@@ -274,11 +281,20 @@ public enum DeviceFilter {
         }
         if r < 0 { throw DeviceFilterError(errno: e, operation: "reading device cgroup BPF program info") }
         let name = buf[64..<80].prefix { $0 != 0 }
-        return (get32(buf, 4), String(decoding: name, as: UTF8.self))
+        let tag = (0..<8).reduce(UInt64(0)) { $0 << 8 | UInt64(buf[8 + $1]) }
+        return (get32(buf, 0), get32(buf, 4), tag, String(decoding: name, as: UTF8.self))
     }
 
     static func get32(_ buf: [UInt8], _ at: Int) -> UInt32 {
         (0..<4).reduce(UInt32(0)) { $0 | UInt32(buf[at + $1]) << (8 * UInt32($1)) }
+    }
+
+    /// The program for `insns` already loaded for an earlier container, else loaded now.
+    static func loadOrReuse(_ insns: [UInt64]) throws -> Int32 {
+        if let fd = DeviceProgramCache.open(insns) { return fd }
+        let fd = try load(insns)
+        DeviceProgramCache.remember(insns, programFD: fd)
+        return fd
     }
 
     /// BPF_PROG_LOAD; returns the program fd. Loads without a verifier log
