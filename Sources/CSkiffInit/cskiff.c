@@ -124,6 +124,12 @@ long skiff_fd_mount_flags(int fd) {
     struct statfs fs;
     return fstatfs(fd, &fs) == 0 ? (long)fs.f_flags : -1;
 }
+int skiff_cpu_count(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+    int n = CPU_COUNT(&set);
+    return n > 0 ? n : 1;
+}
 long skiff_sendfile(int out_fd, int in_fd, size_t count) { return (long)sendfile(out_fd, in_fd, NULL, count); }
 int skiff_execveat_fd(int fd, char *const argv[], char *const envp[]) {
     return (int)syscall(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH);

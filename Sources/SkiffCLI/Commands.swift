@@ -92,6 +92,7 @@ let commands: [Command] = [
                     Flag.bool("quiet", "q", help: "display only container IDs")],
             arguments: 0...0) { p, rt in
         try printList(Container.list(runtime: rt), format: p.string("format") ?? "table", quiet: p.bool("quiet"))
+        Trace.mark("print")
         return 0
     },
     Command(name: "spec", summary: "write a new default config.json", usage: "[command options]",

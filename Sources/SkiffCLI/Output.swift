@@ -15,6 +15,7 @@ func writeStderrLine(_ s: String) {
 
 let tableMinWidth = 12
 let tablePadding = 3
+let tableColumns = 6
 
 func printList(_ states: [OCIState], format: String, quiet: Bool) throws {
     if quiet {
@@ -26,24 +27,39 @@ func printList(_ states: [OCIState], format: String, quiet: Bool) throws {
         // runc prints Go's nil slice as null.
         out((states.isEmpty ? "null" : JSON.array(states.map(\.json)).serialized()) + "\n")
     case "table":
-        let rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]] + states.map { s in
-            [s.record.id, String(s.status == .stopped ? 0 : s.record.pid), s.status.rawValue, s.record.bundle,
-             s.record.created, s.record.owner.isEmpty ? "root" : s.record.owner]
+        // One flat array of cells, row after row: a thousand containers are six thousand
+        // cells, and an array per row cost list a millisecond.
+        var cells = ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
+        cells.reserveCapacity(tableColumns * (states.count + 1))
+        for s in states {
+            cells.append(s.record.id)
+            cells.append(String(s.status == .stopped ? 0 : s.record.pid))
+            cells.append(s.status.rawValue)
+            cells.append(s.record.bundle)
+            cells.append(s.record.created)
+            cells.append(s.record.owner.isEmpty ? "root" : s.record.owner)
         }
         // Go's tabwriter as runc uses it: min width 12, padding 3, last column unpadded;
         // widths in runes (Unicode scalars), as Go counts them. One write for the table.
-        let runes = rows.map { $0.map(runeCount) }
-        var widths = [Int](repeating: tableMinWidth, count: 6)
-        for r in runes {
-            for i in 0..<5 { widths[i] = max(widths[i], r[i] + tablePadding) }
+        let runes = cells.map(runeCount)
+        var widths = [Int](repeating: tableMinWidth, count: tableColumns)
+        var bytes = 0
+        for (i, n) in runes.enumerated() {
+            let column = i % tableColumns
+            if column < tableColumns - 1 { widths[column] = max(widths[column], n + tablePadding) }
+            bytes += cells[i].utf8.count
         }
         var text: [UInt8] = []
-        for (r, n) in zip(rows, runes) {
-            for (i, c) in r.enumerated() {
-                text.append(contentsOf: c.utf8)
-                if i < 5 { text.append(contentsOf: repeatElement(UInt8(ascii: " "), count: widths[i] - n[i])) }
+        text.reserveCapacity(bytes + (states.count + 1) * (widths.reduce(0, +) + 1))
+        for i in cells.indices {
+            var cell = cells[i]
+            cell.withUTF8 { text.append(contentsOf: $0) }
+            let column = i % tableColumns
+            if column < tableColumns - 1 {
+                text.append(contentsOf: repeatElement(UInt8(ascii: " "), count: widths[column] - runes[i]))
+            } else {
+                text.append(UInt8(ascii: "\n"))
             }
-            text.append(UInt8(ascii: "\n"))
         }
         try Files.writeAll(1, text, "stdout")
     default:

@@ -298,6 +298,55 @@ final class LifecycleTests: XCTestCase {
         XCTAssertEqual(IT.skiff(["list", "--quiet"], root: root).stdout, c.id + "\n")
     }
 
+    /// Enough containers that list reads them on several threads: each still has its own
+    /// status, and the order is runc's (bytes: "A" < "Z" < "_" < "a").
+    func testListOfManyContainers() throws {
+        let root = IT.lcTempDir()
+        let b = IT.bundle(args: ["sleep", "1000"])
+        let count = 300
+        let prefixes = ["a", "_", "Z", "A"]
+        let ids = (0..<count).map { "\(prefixes[$0 % prefixes.count])-\(IT.id("many"))-\($0)" }
+        func each(_ indices: [Int], _ args: String) -> IT.Result {
+            let list = indices.map { IT.lcQuote(ids[$0]) }.joined(separator: " ")
+            // The containers keep their stdio: files, not the pipes the test reads to EOF.
+            let r = IT.lcShell("printf '%s\\n' \(list) | xargs -P 4 -I{} \(IT.lcQuote(IT.binary)) --root \(IT.lcQuote(root)) "
+                               + "\(args) >/dev/null 2>\(IT.lcQuote(root + ".err"))", timeout: 300)
+            return IT.Result(status: r.status, stdout: "", stderr: (try? String(contentsOfFile: root + ".err", encoding: .utf8)) ?? "")
+        }
+        defer {
+            each(Array(0..<count), "delete --force {}")
+            try? FileManager.default.removeItem(atPath: root)
+            try? FileManager.default.removeItem(atPath: root + ".err")
+            try? FileManager.default.removeItem(atPath: b)
+        }
+        let created = each(Array(0..<count), "create -b \(IT.lcQuote(b)) {}")
+        XCTAssertEqual(created.status, 0, created.stderr)
+        let started = each((0..<count).filter { $0 % 3 == 0 }, "start {}")
+        XCTAssertEqual(started.status, 0, started.stderr)
+        let killed = each((0..<count).filter { $0 % 5 == 0 }, "kill {} KILL")
+        XCTAssertEqual(killed.status, 0, killed.stderr)
+        let want = (0..<count).map { $0 % 5 == 0 ? "stopped" : $0 % 3 == 0 ? "running" : "created" }
+
+        var got: [(id: String, status: String, pid: Int)] = []
+        let settled = IT.lcWait(timeout: 30) {
+            let r = IT.skiff(["list", "--format", "json"], root: root)
+            let arr = (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [[String: Any]] ?? []
+            got = arr.map { ($0["id"] as? String ?? "", $0["status"] as? String ?? "", $0["pid"] as? Int ?? -1) }
+            return got.count == count && got.allSatisfy { g in ids.firstIndex(of: g.id).map { want[$0] == g.status } ?? false }
+        }
+        XCTAssertTrue(settled, "list: \(got.prefix(10))")
+        XCTAssertEqual(got.map(\.id), ids.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) })
+        for g in got where g.status == "stopped" { XCTAssertEqual(g.pid, 0, g.id) }
+        for g in got where g.status != "stopped" { XCTAssertGreaterThan(g.pid, 0, g.id) }
+
+        let table = IT.skiff(["list"], root: root)
+        XCTAssertEqual(table.status, 0, table.stderr)
+        let rows = table.stdout.split(separator: "\n").dropFirst().map { $0.split(separator: " ").map(String.init) }
+        XCTAssertEqual(rows.map { $0.first ?? "" }, got.map(\.id))
+        XCTAssertEqual(rows.map { $0.count > 2 ? $0[2] : "" }, got.map(\.status))
+        XCTAssertEqual(IT.skiff(["list", "-q"], root: root).stdout, got.map { $0.id + "\n" }.joined())
+    }
+
     // MARK: spec, features, version
 
     func testSpec() throws {

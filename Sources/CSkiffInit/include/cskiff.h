@@ -52,6 +52,9 @@ long skiff_fd_fs_type(int fd);
 // The mount flags of an open file (fstatfs f_flags: ST_RDONLY, ...), or -1.
 long skiff_fd_mount_flags(int fd);
 
+// The CPUs this process may run on (sched_getaffinity: a cpuset's limit counts), at least 1.
+int skiff_cpu_count(void);
+
 // For the CVE-2019-5736 re-exec: an in-kernel copy, and exec of an fd with the given argv/envp.
 long skiff_sendfile(int out_fd, int in_fd, size_t count);
 int skiff_execveat_fd(int fd, char *const argv[], char *const envp[]);

@@ -140,6 +140,33 @@ public enum Files {
         return out
     }
 
+    /// The names in a directory sorted by their bytes, as Go's ReadDir sorts them (runc's
+    /// list order). Read into one buffer and sorted as C strings: a thousand Strings
+    /// compared through withCString took list half a millisecond.
+    public static func sortedDirectory(_ path: String) -> [String] {
+        guard let dir = opendir(path) else { return [] }
+        var names: [CChar] = []
+        var starts: [Int] = []
+        while let ent = readdir(dir) {
+            withUnsafeBytes(of: ent.pointee.d_name) { raw in
+                let name = raw.bindMemory(to: CChar.self)
+                let length = strlen(name.baseAddress!)
+                let dots = name[0] == dot && (length == 1 || (length == 2 && name[1] == dot))
+                if dots { return }
+                starts.append(names.count)
+                names.append(contentsOf: name[0..<length])
+                names.append(0)
+            }
+        }
+        closedir(dir)
+        return names.withUnsafeBufferPointer { buffer in
+            var pointers = starts.map { buffer.baseAddress! + $0 }
+            pointers.sort { strcmp($0, $1) < 0 }
+            return pointers.map { String(cString: $0) }
+        }
+    }
+    private static let dot = CChar(UInt8(ascii: "."))
+
     public static func realPath(_ path: String) throws -> String {
         guard let p = realpath(path, nil) else { throw SysError(errno, "resolve", path) }
         defer { free(p) }

@@ -106,11 +106,8 @@ public struct StateStore {
         Files.removeTree(dir(id))
     }
 
-    /// Sorted by their bytes, as runc's (Go's ReadDir) are; not by String's Unicode order,
-    /// which costs list a call per comparison.
-    public func ids() -> [String] {
-        Files.listDirectory(root).sorted { a, b in a.withCString { pa in b.withCString { strcmp(pa, $0) < 0 } } }
-    }
+    /// Sorted by their bytes, as runc's (Go's ReadDir) are.
+    public func ids() -> [String] { Files.sortedDirectory(root) }
 
     public func exists(_ id: String) -> Bool { Files.exists(dir(id)) }
 
