@@ -11,6 +11,9 @@ let package = Package(
     targets: [
         // The fork/exec preamble and the syscalls Swift cannot call (variadic or raw).
         .target(name: "CSkiffInit", path: "Sources/CSkiffInit"),
+        // The CVE-2019-5736 re-exec of create, run and exec, before the Swift runtime starts
+        // (a constructor); only the executable links it.
+        .target(name: "CSkiffEarly", path: "Sources/CSkiffEarly"),
         // libseccomp, linked statically into the static executable (libseccomp.a).
         .systemLibrary(name: "CSeccomp", path: "Sources/CSeccomp"),
         .target(
@@ -27,7 +30,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "skiff",
-            dependencies: ["SkiffCLI"],
+            dependencies: ["SkiffCLI", "CSkiffEarly"],
             path: "Sources/skiff"
         ),
         // libFuzzer targets (scripts/fuzz.sh builds them with -sanitize=fuzzer); built

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import XCTest
 
 /// The start-up trace (--trace, SKIFF_TRACE=text|json): every phase named, with its time.
@@ -30,6 +31,33 @@ final class TraceTests: XCTestCase {
         }
         // The CVE-2019-5736 protection is its own phase, unless the binary is on a read-only mount.
         XCTAssertTrue(phases.contains("run/reexec") || phases.contains("run/check binary"), "\(phases)")
+    }
+
+    /// As root, create, run and exec re-exec from the read-only view of the binary before the
+    /// Swift runtime starts (CSkiffEarly): the trace shows that as `reexec`, with no
+    /// `protect binary` phase of a Swift first image, and the time handed over never reaches
+    /// a container's process, even when "--trace" is only an argument of the process.
+    func testEarlyReexecIsTracedAndLeavesNothingBehind() throws {
+        var fs = statvfs()
+        XCTAssertEqual(statvfs(IT.binary, &fs), 0)
+        guard fs.f_flag & UInt(ST_RDONLY) == 0 else {
+            return XCTFail("\(IT.binary) is on a read-only mount: skiff needs no re-exec there; test with a writable build")
+        }
+        let b = IT.bundle(args: ["sleep", "100"])
+        defer { try? FileManager.default.removeItem(atPath: b) }
+        let id = IT.id("early")
+        let c = IT.skiffDetached(["--trace", "create", "-b", b, id])
+        defer { IT.skiff(["delete", "--force", id]) }
+        XCTAssertEqual(c.status, 0, c.stderr)
+        XCTAssertTrue(c.stderr.contains(" us  create/reexec\n"), c.stderr)
+        XCTAssertFalse(c.stderr.contains("protect binary"), c.stderr)
+        XCTAssertEqual(IT.skiff(["start", id]).status, 0)
+        let e = IT.skiff(["exec", id, "sh", "-c", "env", "--trace"])
+        XCTAssertEqual(e.status, 0, e.stderr)
+        XCTAssertTrue(e.stdout.contains("PATH="), e.stdout)
+        XCTAssertFalse(e.stdout.contains("SKIFF_"), e.stdout)
+        let t = traced("text", args: ["exec", id, "true"])
+        XCTAssertTrue(t.stderr.contains(" us  exec/reexec\n"), t.stderr)
     }
 
     /// --trace prints text: the microseconds, then the phase; exec has its own phases.

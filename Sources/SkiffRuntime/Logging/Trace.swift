@@ -42,6 +42,10 @@ public enum Trace {
 
     /// At the start of main. `flag` is --trace; the environment may also ask.
     public static func begin(command: String, flag: Bool) {
+        // Set by the image before a re-exec (here, or CSkiffEarly's, which may set it for
+        // a "--trace" that was a container's argument): never passed on.
+        let reexecStart = getenv(reexecStartVariable).flatMap { UInt64(String(cString: $0)) }
+        if reexecStart != nil { unsetenv(reexecStartVariable) }
         if let f = getenv(faultVariable).map({ String(cString: $0) }), !f.isEmpty { fault = f }
         let requested = getenv(formatVariable).map { String(cString: $0) }
         let tracing = flag || (requested.map { !$0.isEmpty && $0 != "0" } ?? false)
@@ -50,10 +54,7 @@ public enum Trace {
         self.command = command
         scope = command
         guard tracing else {
-            if getenv(reexecStartVariable) != nil {
-                unsetenv(reexecStartVariable)
-                mark("reexec")
-            }
+            if reexecStart != nil { mark("reexec") }
             return
         }
         format = requested.flatMap(Format.init(rawValue:)) ?? .text
@@ -62,8 +63,7 @@ public enum Trace {
             let f = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
             if f >= 0 { fd = f }
         }
-        if let t = getenv(reexecStartVariable).flatMap({ UInt64(String(cString: $0)) }) {
-            unsetenv(reexecStartVariable)
+        if let t = reexecStart {
             last = t
             mark("reexec")
         }
