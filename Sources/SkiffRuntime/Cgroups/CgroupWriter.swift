@@ -55,7 +55,7 @@ public enum CgroupWriter {
                 if !controllers.isEmpty || enableAvailable {
                     try enable(controllers, in: fd, dir: dir, plan: plan, enableAvailable: enableAvailable)
                 }
-                let child = dir == "/" ? "/" + name : dir + "/" + name
+                let child = dir == "/" ? "/" + String(name) : dir + "/" + String(name)
                 let next = try sys("open cgroup", child) {
                     openat(fd, String(name), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
                 }
@@ -89,7 +89,7 @@ public enum CgroupWriter {
         if !missing.isEmpty {
             let path = dir == "/" ? "/cgroup.subtree_control" : dir + "/cgroup.subtree_control"
             do {
-                try writeFile(fd, "cgroup.subtree_control", missing.map { "+" + $0 }.joined(separator: " "))
+                try writeFile(fd, "cgroup.subtree_control", Text.join(missing.map { "+" + $0 }, " "))
             } catch let e as SysError {
                 if missing.count == 1 {
                     throw SysError(e.errno, "enable cgroup controller \"\(missing[0])\" in", path)
@@ -106,7 +106,7 @@ public enum CgroupWriter {
         // (cpu while a realtime task sits in the root, say) stays off.
         let extra = available.filter { !enabled.contains($0) && !missing.contains($0) }
         if extra.isEmpty { return }
-        if (try? writeFile(fd, "cgroup.subtree_control", extra.map { "+" + $0 }.joined(separator: " "))) == nil {
+        if (try? writeFile(fd, "cgroup.subtree_control", Text.join(extra.map { "+" + $0 }, " "))) == nil {
             for c in extra { try? writeFile(fd, "cgroup.subtree_control", "+" + c) }
         }
     }

@@ -10,7 +10,9 @@ public enum JSON: Equatable {
     case array([JSON])
     case object(JSONObject)
 
-    public static func int<T: BinaryInteger>(_ v: T) -> JSON { .number(String(v)) }
+    public static func int<T: BinaryInteger>(_ v: T) -> JSON {
+        .number(T.isSigned ? Text.decimal(Int64(v)) : Text.decimal(UInt64(v)))
+    }
 }
 
 /// An object that keeps its keys in insertion order (for stable, readable output).

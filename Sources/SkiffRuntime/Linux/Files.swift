@@ -200,7 +200,7 @@ public enum Files {
             if c == ".." { if !parts.isEmpty { parts.removeLast() }; continue }
             parts.append(c)
         }
-        return "/" + parts.joined(separator: "/")
+        return "/" + Text.join(parts, "/")
     }
 
     /// Already what clean would return: absolute, no empty, "." or ".." component, no

@@ -29,7 +29,7 @@ public enum Mounts {
                              shownAs: String? = nil) throws {
         let r = Glibc.mount(source, target, type, flags, data)
         if r != 0 {
-            let what = "mount \(type ?? "") \(source ?? "none") (flags 0x\(String(flags, radix: 16))\(data.map { ", data \"\($0)\"" } ?? "")) on"
+            let what = "mount \(type ?? "") \(source ?? "none") (flags 0x\(Text.hex(UInt64(flags)))\(data.map { ", data \"\($0)\"" } ?? "")) on"
             throw SysError(errno, what, shownAs ?? target)
         }
     }
@@ -208,7 +208,7 @@ public struct RootResolver {
                 guard depth < 40 else { throw SysError(ELOOP, "open in rootfs", rootPath + sofar) }
                 let target = String(decoding: link[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
                 let base = target.hasPrefix("/") ? "" : String(sofar.dropLast(part.count + 1))
-                let rest = parts[(i + 1)...].joined(separator: "/")
+                let rest = Text.join(Array(parts[(i + 1)...]), "/")
                 return try openOrCreate(base + "/" + target + (rest.isEmpty ? "" : "/" + rest), file: file, mode: mode, depth: depth + 1)
             }
             let fd = try open(sofar)

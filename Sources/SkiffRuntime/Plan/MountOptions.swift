@@ -15,7 +15,7 @@ public struct MountOptions: Equatable {
     public var isBind: Bool { flags & UInt(MS_BIND) != 0 }
     public var isRecursiveBind: Bool { isBind && flags & UInt(MS_REC) != 0 }
     public var readonly: Bool { flags & UInt(MS_RDONLY) != 0 }
-    public var dataString: String { data.joined(separator: ",") }
+    public var dataString: String { Text.join(data, ",") }
 
     public init() {}
 

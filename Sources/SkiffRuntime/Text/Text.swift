@@ -1,0 +1,60 @@
+/// Strings built without the standard library's generic entry points. The first call in a
+/// process of Sequence.joined(separator:), String.append(contentsOf:) with a Substring or
+/// String(_:) of an Int32 or a UInt64 looks up associated types and witness tables by
+/// mangled name: tens of µs in every fresh skiff process and in every container init
+/// (perf of `run`: 10% of skiff's samples were such lookups). These are the start path's.
+public enum Text {
+    /// `parts` with `separator` between them (joined(separator:)).
+    public static func join(_ parts: [String], _ separator: String) -> String {
+        var out = ""
+        for (i, part) in parts.enumerated() {
+            if i > 0 { out += separator }
+            out += part
+        }
+        return out
+    }
+
+    /// The same for slices of a string (a path's components).
+    public static func join<S: Collection>(_ parts: S, _ separator: String) -> String where S.Element == Substring {
+        var out = ""
+        var first = true
+        for part in parts {
+            if !first { out += separator }
+            first = false
+            out += String(part)
+        }
+        return out
+    }
+
+    /// Decimal digits of `v` (String(v)).
+    public static func decimal(_ v: UInt64) -> String { digits(v, base: 10) }
+
+    /// Lower-case hexadecimal digits of `v`, without "0x" (String(v, radix: 16)): mount
+    /// flags in an error that the caller may expect and catch (a readonly path the kernel
+    /// does not have).
+    public static func hex(_ v: UInt64) -> String { digits(v, base: 16) }
+
+    static func digits(_ v: UInt64, base: UInt64) -> String {
+        if v == 0 { return "0" }
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: maxDigits) { buffer in
+            var i = maxDigits
+            var rest = v
+            while rest > 0 {
+                i -= 1
+                let d = UInt8(rest % base)
+                buffer[i] = d < 10 ? zero + d : letterA + d - 10
+                rest /= base
+            }
+            return String(decoding: UnsafeBufferPointer(rebasing: buffer[i...]), as: UTF8.self)
+        }
+    }
+
+    public static func decimal(_ v: Int64) -> String {
+        v < 0 ? "-" + decimal(v.magnitude) : decimal(UInt64(v))
+    }
+
+    /// UInt64.max has 20 digits.
+    static let maxDigits = 20
+    static let zero = UInt8(ascii: "0")
+    static let letterA = UInt8(ascii: "a")
+}
