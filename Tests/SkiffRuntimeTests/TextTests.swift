@@ -1,4 +1,5 @@
 import XCTest
+import Foundation
 @testable import SkiffRuntime
 
 /// Text's builders give what the standard library's generic ones give.
@@ -22,5 +23,33 @@ final class TextTests: XCTestCase {
         }
         XCTAssertEqual(JSON.int(Int32(-7)).serialized(), "-7")
         XCTAssertEqual(JSON.int(UInt64.max).serialized(), "18446744073709551615")
+    }
+}
+
+/// `created` and log times: the calendar computed without gmtime_r gives gmtime_r's date.
+final class UTCTests: XCTestCase {
+    func testTheCalendarIsGmtimes() {
+        var samples: [Int64] = [0, 59, 86_399, 86_400, 951_782_400 /* 2000-02-29 */, 951_868_800, 1_709_164_800,
+                                4_102_444_800 /* 2100-01-01 */, 253_402_300_799 /* 9999-12-31 */, -1, -86_401]
+        var x: Int64 = 12_345
+        for _ in 0..<2000 {  // spread over 1970-2200
+            x = (x &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407) & Int64.max
+            samples.append(x % 7_258_118_400)
+        }
+        for t in samples {
+            var tt = time_t(t)
+            var tmv = tm()
+            gmtime_r(&tt, &tmv)
+            let want = String(format: "%04d-%02d-%02dT%02d:%02d:%02d", Int(tmv.tm_year) + 1900, Int(tmv.tm_mon) + 1,
+                              Int(tmv.tm_mday), Int(tmv.tm_hour), Int(tmv.tm_min), Int(tmv.tm_sec))
+            XCTAssertEqual(UTC.rfc3339(seconds: t, nanoseconds: 0, nanos: false), want + "Z", "\(t)")
+        }
+    }
+
+    func testNanosecondsAsGoPrintsThem() {
+        XCTAssertEqual(UTC.rfc3339(seconds: 0, nanoseconds: 0, nanos: true), "1970-01-01T00:00:00Z")
+        XCTAssertEqual(UTC.rfc3339(seconds: 0, nanoseconds: 5, nanos: true), "1970-01-01T00:00:00.000000005Z")
+        XCTAssertEqual(UTC.rfc3339(seconds: 0, nanoseconds: 120_000_000, nanos: true), "1970-01-01T00:00:00.12Z")
+        XCTAssertEqual(UTC.rfc3339(seconds: 1_796_647_375, nanoseconds: 548_243_000, nanos: false), "2026-12-07T12:42:55Z")
     }
 }

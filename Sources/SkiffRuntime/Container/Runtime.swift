@@ -74,18 +74,47 @@ public let skiffVersion = "0.1.0"
 public func rfc3339Now(nanos: Bool = true) -> String {
     var ts = timespec()
     clock_gettime(CLOCK_REALTIME, &ts)
-    var t = ts.tv_sec
-    var tmv = tm()
-    gmtime_r(&t, &tmv)
-    func pad(_ v: Int32, _ w: Int) -> String {
-        let s = String(v)
-        return String(repeating: "0", count: max(0, w - s.count)) + s
+    return UTC.rfc3339(seconds: Int64(ts.tv_sec), nanoseconds: Int64(ts.tv_nsec), nanos: nanos)
+}
+
+/// The UTC calendar computed here, not by gmtime_r: glibc reads and parses /etc/localtime
+/// the first time a process converts a time, UTC or not (tzset), and every `create` writes
+/// its `created` time.
+enum UTC {
+    static let secondsPerDay: Int64 = 86_400
+    static let nanosecondDigits = 9
+
+    static func rfc3339(seconds: Int64, nanoseconds: Int64, nanos: Bool) -> String {
+        let days = seconds >= 0 ? seconds / secondsPerDay : (seconds - secondsPerDay + 1) / secondsPerDay
+        let inDay = seconds - days * secondsPerDay
+        let (year, month, day) = civil(daysSinceEpoch: days)
+        var s = pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2) + "T" + pad(inDay / 3600, 2) + ":"
+            + pad(inDay / 60 % 60, 2) + ":" + pad(inDay % 60, 2)
+        if nanos {
+            var fraction = pad(nanoseconds, nanosecondDigits)
+            while fraction.hasSuffix("0") { fraction.removeLast() }
+            if !fraction.isEmpty { s += "." + fraction }
+        }
+        return s + "Z"
     }
-    var s = "\(tmv.tm_year + 1900)-\(pad(tmv.tm_mon + 1, 2))-\(pad(tmv.tm_mday, 2))T\(pad(tmv.tm_hour, 2)):\(pad(tmv.tm_min, 2)):\(pad(tmv.tm_sec, 2))"
-    if nanos {
-        var frac = pad(Int32(ts.tv_nsec), 9)
-        while frac.hasSuffix("0") { frac.removeLast() }
-        if !frac.isEmpty { s += "." + frac }
+
+    /// The proleptic Gregorian date of a day counted from 1970-01-01, by 400-year eras
+    /// of 146097 days (each starting on March 1st, so the leap day ends a year).
+    static func civil(daysSinceEpoch: Int64) -> (year: Int64, month: Int64, day: Int64) {
+        let daysPerEra: Int64 = 146_097
+        let z = daysSinceEpoch + 719_468  // days from 0000-03-01 to 1970-01-01
+        let era = (z >= 0 ? z : z - daysPerEra + 1) / daysPerEra
+        let dayOfEra = z - era * daysPerEra
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthFromMarch = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthFromMarch + 2) / 5 + 1
+        let month = monthFromMarch < 10 ? monthFromMarch + 3 : monthFromMarch - 9
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
-    return s + "Z"
+
+    static func pad(_ v: Int64, _ width: Int) -> String {
+        let digits = Text.decimal(v)
+        return String(repeating: "0", count: max(0, width - digits.utf8.count)) + digits
+    }
 }
