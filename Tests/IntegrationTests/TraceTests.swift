@@ -10,6 +10,17 @@ final class TraceTests: XCTestCase {
         IT.exec("/usr/bin/env", ["SKIFF_TRACE=\(env)", IT.binary, "--root", IT.stateRoot] + (flag ? ["--trace"] : []) + args)
     }
 
+    /// `--trace create` of a sleeping container, deleted with its bundle when the test ends.
+    func tracedCreate(_ prefix: String) -> (id: String, result: IT.Result) {
+        let b = IT.bundle(args: ["sleep", "100"])
+        let id = IT.id(prefix)
+        addTeardownBlock {
+            IT.skiff(["delete", "--force", id])
+            try? FileManager.default.removeItem(atPath: b)
+        }
+        return (id, IT.skiffDetached(["--trace", "create", "-b", b, id]))
+    }
+
     /// JSON lines, one per phase, from the re-exec to delete; the init's phases included.
     func testRunTraceAsJSON() throws {
         let b = IT.bundle(args: ["true"])
@@ -43,11 +54,7 @@ final class TraceTests: XCTestCase {
         guard fs.f_flag & UInt(ST_RDONLY) == 0 else {
             return XCTFail("\(IT.binary) is on a read-only mount: skiff needs no re-exec there; test with a writable build")
         }
-        let b = IT.bundle(args: ["sleep", "100"])
-        defer { try? FileManager.default.removeItem(atPath: b) }
-        let id = IT.id("early")
-        let c = IT.skiffDetached(["--trace", "create", "-b", b, id])
-        defer { IT.skiff(["delete", "--force", id]) }
+        let (id, c) = tracedCreate("early")
         XCTAssertEqual(c.status, 0, c.stderr)
         XCTAssertTrue(c.stderr.contains(" us  create/reexec\n"), c.stderr)
         XCTAssertFalse(c.stderr.contains("protect binary"), c.stderr)
@@ -62,11 +69,7 @@ final class TraceTests: XCTestCase {
 
     /// --trace prints text: the microseconds, then the phase; exec has its own phases.
     func testTextTraceForCreateStartExecDelete() {
-        let b = IT.bundle(args: ["sleep", "100"])
-        defer { try? FileManager.default.removeItem(atPath: b) }
-        let id = IT.id("trace")
-        let c = IT.skiffDetached(["--trace", "create", "-b", b, id])
-        defer { IT.skiff(["delete", "--force", id]) }
+        let (id, c) = tracedCreate("trace")
         XCTAssertEqual(c.status, 0, c.stderr)
         for line in c.stderr.split(separator: "\n") {
             let f = line.dropFirst("skiff trace:".count).components(separatedBy: " us  ")
