@@ -177,14 +177,18 @@ public enum DeviceFilter {
     /// Compiles `rules`, loads the program (or reuses the one loaded for the same rules,
     /// DeviceProgramCache) and attaches it to the cgroup v2 directory `cgroupFD`
     /// (BPF_F_ALLOW_MULTI). The program fd is closed afterwards; the attachment keeps the
-    /// program alive. A cgroup that already has that very program keeps it: the kernel
-    /// refuses the same program twice, and it would only AND the rules with themselves.
+    /// program alive. A cgroup that already has that very program (a container joining
+    /// another's cgroup with the same rules) keeps it: the kernel refuses the same program
+    /// twice (EINVAL), and it would only AND the rules with themselves. Checked only then:
+    /// the start path pays no query.
     public static func attach(rules: [Spec.DeviceRule], cgroupFD: Int32) throws {
         let progFD = try loadOrReuse(program(for: rules))
         defer { close(progFD) }
-        let id = try info(programFD: progFD).id
-        if try attachedIDs(cgroupFD: cgroupFD).contains(id) { return }
-        try attach(programFD: progFD, cgroupFD: cgroupFD)
+        do {
+            try attach(programFD: progFD, cgroupFD: cgroupFD)
+        } catch let e as DeviceFilterError where e.errno == EINVAL {
+            guard try attachedIDs(cgroupFD: cgroupFD).contains(try info(programFD: progFD).id) else { throw e }
+        }
     }
 
     static let cmdProgDetach: Int32 = 9        // BPF_PROG_DETACH
@@ -269,8 +273,8 @@ public enum DeviceFilter {
         return Int32(r)
     }
 
-    /// bpf_prog_info's type (offset 0), id (4), tag (8, 8 bytes) and name (64, 16 bytes).
-    static func info(programFD: Int32) throws -> (type: UInt32, id: UInt32, tag: UInt64, name: String) {
+    /// bpf_prog_info's type (offset 0), id (4) and name (64, 16 bytes).
+    static func info(programFD: Int32) throws -> (type: UInt32, id: UInt32, name: String) {
         var buf = [UInt8](repeating: 0, count: 256)
         var attr = [UInt8](repeating: 0, count: attrSize)
         let (r, e): (Int, Int32) = buf.withUnsafeMutableBufferPointer { bp in
@@ -281,8 +285,7 @@ public enum DeviceFilter {
         }
         if r < 0 { throw DeviceFilterError(errno: e, operation: "reading device cgroup BPF program info") }
         let name = buf[64..<80].prefix { $0 != 0 }
-        let tag = (0..<8).reduce(UInt64(0)) { $0 << 8 | UInt64(buf[8 + $1]) }
-        return (get32(buf, 0), get32(buf, 4), tag, String(decoding: name, as: UTF8.self))
+        return (get32(buf, 0), get32(buf, 4), String(decoding: name, as: UTF8.self))
     }
 
     static func get32(_ buf: [UInt8], _ at: Int) -> UInt32 {
