@@ -82,6 +82,9 @@ struct Globals {
 }
 
 public enum CLI {
+    /// Runs this process's command line and returns the exit status.
+    public static func main() -> Int32 { main(ProcessArguments.all()) }
+
     /// Runs the command line (argv[0] first) and returns the exit status.
     public static func main(_ arguments: [String]) -> Int32 {
         var runtime = RuntimeOptions()

@@ -7,4 +7,4 @@ import SkiffCLI
 // has already re-executed create, run and exec from a read-only view of this binary when
 // it could (referenced here so that the linker keeps it).
 skiff_early_protect_anchor()
-exit(CLI.main(CommandLine.arguments))
+exit(CLI.main())

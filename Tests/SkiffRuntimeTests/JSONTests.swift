@@ -24,6 +24,10 @@ final class JSONTests: XCTestCase {
 
     func testEscapingMatchesGo() {
         XCTAssertEqual(JSON.string("<a&b>\u{1}").serialized(), #""\u003ca\u0026b\u003e\u0001""#)
+        XCTAssertEqual(JSON.string("tab\there \"q\" back\\ cr\r nl\n esc\u{1b} größe").serialized(),
+                       #""tab\there \"q\" back\\ cr\r nl\n esc\u001b größe""#)
+        XCTAssertEqual(JSON.string("plain größe ✓").serialized(), #""plain größe ✓""#)
+        XCTAssertEqual(JSON.object(JSONObject([("k<", .string("")), ("\u{7f}", .null)])).serialized(), #"{"k\u003c":"","\#u{7f}":null}"#)
     }
 
     func testIndentedOutput() {

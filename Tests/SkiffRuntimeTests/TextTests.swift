@@ -24,6 +24,59 @@ final class TextTests: XCTestCase {
         XCTAssertEqual(JSON.int(Int32(-7)).serialized(), "-7")
         XCTAssertEqual(JSON.int(UInt64.max).serialized(), "18446744073709551615")
     }
+
+    /// Byte splits give what the standard library's Character splits give on ASCII separators.
+    func testSplitIsSplit() {
+        for s in ["", "/", "a", "/sys/fs/cgroup//skiff/x/", "root:x:0:0::/root:/bin/sh", "a::b:", "größe:ü:", "cpu io\nmemory\tpids\n"] {
+            for sep in [UInt8(ascii: "/"), UInt8(ascii: ":")] {
+                let c = Character(Unicode.Scalar(sep))
+                XCTAssertEqual(Text.split(s, separator: sep), s.split(separator: c).map(String.init), s)
+                XCTAssertEqual(Text.split(s, separator: sep, omittingEmpty: false),
+                               s.split(separator: c, omittingEmptySubsequences: false).map(String.init), s)
+            }
+            XCTAssertEqual(Text.split(s) { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\t") },
+                           s.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" }).map(String.init), s)
+        }
+    }
+
+    /// Flags cut into name and value.
+    func testCutFlag() {
+        let dash = UInt8(ascii: "-"), eq = UInt8(ascii: "=")
+        for (arg, name, value) in [("--root=/run/x", "root", "/run/x" as String?), ("-d", "d", nil), ("--log", "log", nil),
+                                   ("--a=b=c", "a", "b=c"), ("--e=", "e", ""), ("---größe=ü", "größe", "ü"), ("--", "", nil)] {
+            let (n, v) = Text.cutFlag(arg, leading: dash, separator: eq)
+            XCTAssertEqual(n, name, arg)
+            XCTAssertEqual(v, value, arg)
+        }
+    }
+
+    /// The module's integer interpolations (Interpolation.swift) print what String(v) does.
+    func testIntegerInterpolationsAreTheirDecimalText() {
+        for v: Int in [0, -1, 7, Int.max, Int.min] { XCTAssertEqual("<\(v)>", "<" + String(v) + ">") }
+        for v: Int32 in [0, -1, 1, Int32.max, Int32.min] { XCTAssertEqual("/proc/\(v)/stat", "/proc/" + String(v) + "/stat") }
+        for v: Int64 in [0, -4096, Int64.max, Int64.min] { XCTAssertEqual("\(v)", String(v)) }
+        for v: UInt in [0, 1, UInt.max] { XCTAssertEqual("\(v)", String(v)) }
+        for v: UInt32 in [0, 65534, UInt32.max] { XCTAssertEqual("\(v)", String(v)) }
+        for v: UInt64 in [0, 10, UInt64.max] { XCTAssertEqual("\(v)", String(v)) }
+    }
+
+    /// The command line read from the C library's argv is the one CommandLine has.
+    func testProcessArgumentsAreCommandLine() {
+        XCTAssertEqual(ProcessArguments.all(), CommandLine.arguments)
+    }
+
+    /// Mount option tables: found by name, nil otherwise, names in the order written.
+    func testNameTableLooksUpByName() {
+        let t: NameTable<UInt> = ["ro": 1, "nosuid": 2, "größe": 3]
+        XCTAssertEqual(t["ro"], 1)
+        XCTAssertEqual(t["größe"], 3)
+        XCTAssertNil(t["r"])
+        XCTAssertNil(t["ro "])
+        XCTAssertEqual(t.keys, ["ro", "nosuid", "größe"])
+        XCTAssertEqual(MountOptions.parse(["rbind", "ro", "rw", "rprivate", "mode=755"]),
+                       { var m = MountOptions(); m.flags = UInt(MS_BIND | MS_REC); m.clearFlags = UInt(MS_RDONLY)
+                         m.propagation = [UInt(MS_PRIVATE | MS_REC)]; m.data = ["mode=755"]; return m }())
+    }
 }
 
 /// `created` and log times: the calendar computed without gmtime_r gives gmtime_r's date.

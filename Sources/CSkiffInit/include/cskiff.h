@@ -78,6 +78,10 @@ int skiff_seccomp_load(unsigned int flags, const void *insns, unsigned short cou
 int skiff_memfd_create(const char *name, unsigned int flags);
 int skiff_pidfd_getfd(int pidfd, int fd);
 
+// The process's argc and argv, saved by a constructor (arguments.c).
+int skiff_argc(void);
+char **skiff_argv(void);
+
 // Layout helpers so Swift does not depend on struct layouts it cannot see.
 int skiff_wifexited(int status);
 int skiff_wexitstatus(int status);

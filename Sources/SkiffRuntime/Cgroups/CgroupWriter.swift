@@ -35,15 +35,14 @@ public enum CgroupWriter {
     public static func enableControllers(_ controllers: [String], mountPoint: String, cgroupPath: String,
                                          plan: CgroupPlan? = nil, enableAvailable: Bool = false) throws -> Int32 {
         let root = mountPoint.count > 1 && mountPoint.hasSuffix("/") ? String(mountPoint.dropLast()) : mountPoint
-        let rel: Substring
-        if cgroupPath == root {
-            rel = ""
-        } else if cgroupPath.hasPrefix(root == "/" ? "/" : root + "/") {
-            rel = cgroupPath.dropFirst(root == "/" ? 1 : root.count + 1)
-        } else {
+        let prefix = root == "/" ? "/" : root + "/"
+        guard cgroupPath == root || cgroupPath.hasPrefix(prefix) else {
             throw RuntimeError("cgroup \(cgroupPath) is not under the cgroup2 mount \(mountPoint)")
         }
-        let components = rel.split(separator: "/", omittingEmptySubsequences: true)
+        // The components below the mount, split on bytes (Text.split): the prefix's own
+        // components are skipped.
+        let components = cgroupPath == root ? []
+            : Array(Text.split(cgroupPath, separator: slash).dropFirst(Text.split(prefix, separator: slash).count))
         if components.contains(where: { $0 == "." || $0 == ".." }) {
             throw RuntimeError("cgroup path \(cgroupPath) must not contain . or ..")
         }
@@ -55,9 +54,9 @@ public enum CgroupWriter {
                 if !controllers.isEmpty || enableAvailable {
                     try enable(controllers, in: fd, dir: dir, plan: plan, enableAvailable: enableAvailable)
                 }
-                let child = dir == "/" ? "/" + String(name) : dir + "/" + String(name)
+                let child = dir == "/" ? "/" + name : dir + "/" + name
                 let next = try sys("open cgroup", child) {
-                    openat(fd, String(name), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                    openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
                 }
                 close(fd)
                 fd = next
@@ -225,8 +224,11 @@ public enum CgroupWriter {
     }
 
     static func words(_ s: String) -> [String] {
-        s.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" }).map(String.init)
+        Text.split(s) { $0 == space || $0 == newline || $0 == tab }
     }
+
+    private static let slash = UInt8(ascii: "/")
+    private static let space = UInt8(ascii: " "), newline = UInt8(ascii: "\n"), tab = UInt8(ascii: "\t")
 
     static func trimmed(_ s: String) -> Substring {
         var t = Substring(s)

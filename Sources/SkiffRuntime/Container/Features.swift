@@ -26,8 +26,8 @@ public enum Features {
         o["ociVersionMin"] = .string("1.0.0")
         o["ociVersionMax"] = .string(ociVersion)
         o["hooks"] = strings(["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"])
-        let options = Array(MountOptions.setFlags.keys) + Array(MountOptions.clearingFlags.keys)
-            + Array(MountOptions.propagationFlags.keys) + Array(MountOptions.recursiveAttrs.keys)
+        let options = MountOptions.setFlags.keys + MountOptions.clearingFlags.keys
+            + MountOptions.propagationFlags.keys + MountOptions.recursiveAttrs.keys
         o["mountOptions"] = strings(options.sorted())
         o["linux"] = .object(linux)
         o["annotations"] = .object(JSONObject([("org.opencontainers.skiff.version", .string(skiffVersion))]))

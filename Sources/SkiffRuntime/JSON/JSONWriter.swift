@@ -42,25 +42,46 @@ extension JSON {
 
     static func escape(_ s: String, into out: inout String) {
         out += "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "<", ">", "&":
-                // Escaped as Go's encoding/json does, so our output matches runc's byte for byte.
-                out += "\\u00" + String(u.value, radix: 16)
+        // Byte by byte: every character escaped is ASCII, and the bytes of a longer UTF-8
+        // sequence are all 0x80 or more, so they pass through as they are. Most strings need
+        // nothing escaped and are appended whole (appending scalar by scalar runs code of
+        // libswiftCore that nothing else on the start path does).
+        guard s.utf8.contains(where: needsEscape) else {
+            out += s
+            out += "\""
+            return
+        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(s.utf8.count + escapeSlack)
+        for b in s.utf8 {
+            switch b {
+            case quote, backslash: bytes.append(backslash); bytes.append(b)
+            case newline: bytes.append(backslash); bytes.append(UInt8(ascii: "n"))
+            case carriageReturn: bytes.append(backslash); bytes.append(UInt8(ascii: "r"))
+            case tab: bytes.append(backslash); bytes.append(UInt8(ascii: "t"))
             default:
-                if u.value < 0x20 {
-                    let h = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
-                } else {
-                    out.unicodeScalars.append(u)
-                }
+                guard needsEscape(b) else { bytes.append(b); continue }
+                // Control characters, and < > & as Go's encoding/json escapes them, so our
+                // output matches runc's byte for byte: \u00 and two lower-case hex digits.
+                for c in "\\u00".utf8 { bytes.append(c) }
+                bytes.append(hexDigits[Int(b >> 4)])
+                bytes.append(hexDigits[Int(b & 0xF)])
             }
         }
+        out += String(decoding: bytes, as: UTF8.self)
         out += "\""
     }
+
+    private static func needsEscape(_ b: UInt8) -> Bool {
+        b < firstPrintable || b == quote || b == backslash || b == less || b == greater || b == ampersand
+    }
+
+    private static let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\")
+    private static let newline = UInt8(ascii: "\n"), carriageReturn = UInt8(ascii: "\r"), tab = UInt8(ascii: "\t")
+    private static let less = UInt8(ascii: "<"), greater = UInt8(ascii: ">"), ampersand = UInt8(ascii: "&")
+    /// Below this, a control character.
+    private static let firstPrintable: UInt8 = 0x20
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+    /// Room for a few escapes before the byte buffer grows.
+    private static let escapeSlack = 16
 }

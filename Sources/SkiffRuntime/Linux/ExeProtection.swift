@@ -101,7 +101,7 @@ public enum ExeProtection {
         }
         Trace.mark("protect binary")
         Trace.handOverToReexec()
-        _ = skiff_execveat_fd(fd, CommandLine.unsafeArgv, environ)
+        _ = skiff_execveat_fd(fd, ProcessArguments.argv, environ)
         let e = errno
         close(fd)
         throw SysError(e, "execveat the protected view of /proc/self/exe")
@@ -110,8 +110,9 @@ public enum ExeProtection {
     /// An exec by fd names the process after the fd number ("3"); give it the name a
     /// plain exec of argv[0] would have.
     static func nameAfterArgv0() {
-        guard let arg0 = CommandLine.arguments.first else { return }
-        let base = arg0.split(separator: "/").last.map(String.init) ?? arg0
-        base.withCString { _ = skiff_prctl(PR_SET_NAME, UInt(bitPattern: $0), 0, 0, 0) }
+        guard let argv = ProcessArguments.argv, let arg0 = argv[0] else { return }
+        // The base name, as the C string it already is (the kernel truncates it to 15 bytes).
+        let base = strrchr(arg0, Int32(UInt8(ascii: "/"))).map { $0 + 1 } ?? arg0
+        _ = skiff_prctl(PR_SET_NAME, UInt(bitPattern: base), 0, 0, 0)
     }
 }

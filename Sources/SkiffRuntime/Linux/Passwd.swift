@@ -36,10 +36,12 @@ enum Passwd {
         return nil
     }
 
-    private static func fields(_ file: String) -> [[Substring]] {
+    private static func fields(_ file: String) -> [[String]] {
         guard let text = try? Files.readString(file) else { return [] }
-        return text.split(separator: "\n").map { $0.split(separator: ":", omittingEmptySubsequences: false) }
+        return Text.split(text, separator: newline).map { Text.split($0, separator: colon, omittingEmpty: false) }
     }
+
+    private static let newline = UInt8(ascii: "\n"), colon = UInt8(ascii: ":")
 
     /// Applies the names of an exec plan to its process: the user's uid, and its primary
     /// group unless a group was given.

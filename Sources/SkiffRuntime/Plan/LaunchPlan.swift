@@ -83,7 +83,6 @@ public struct LaunchPlan {
             }
         }
         joins.sort { a, b in a.0 == .user && b.0 != .user }
-        let kinds = Set(spec.linux.namespaces.map(\.type))
         let forkAfterJoin = joins.contains { $0.0 == .pid || $0.0 == .user } || (joinsUser && unshare & CLONE_NEWPID != 0)
 
         var mounts: [PlannedMount] = []
@@ -113,7 +112,7 @@ public struct LaunchPlan {
         return LaunchPlan(id: id, bundle: bundle, rootfs: rootfs, spec: spec, process: process,
                           cloneFlags: clone, unshareFlags: unshare, joins: joins, forkAfterJoin: forkAfterJoin,
                           newUserNamespace: clone & UInt64(CLONE_NEWUSER) != 0 || (!joinsUser && unshare & CLONE_NEWUSER != 0),
-                          newTimeNamespace: unshare & 0x80 != 0, hasMountNamespace: kinds.contains(.mount),
+                          newTimeNamespace: unshare & 0x80 != 0, hasMountNamespace: spec.linux.namespaces.contains { $0.type == .mount },
                           mounts: mounts, setupDev: !devBound, noPivot: noPivot, noNewKeyring: noNewKeyring,
                           preserveFDs: preserveFDs, capabilities: caps, unavailableCapabilities: caps?.unavailable ?? [])
     }

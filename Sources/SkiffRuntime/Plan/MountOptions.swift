@@ -25,7 +25,7 @@ public struct MountOptions: Equatable {
     static let attrNOATIME: UInt64 = 0x10, attrSTRICTATIME: UInt64 = 0x20, attrNODIRATIME: UInt64 = 0x80
     static let attrNOSYMFOLLOW: UInt64 = 0x200000
 
-    static let setFlags: [String: UInt] = [
+    static let setFlags: NameTable<UInt> = [
         "ro": UInt(MS_RDONLY), "nosuid": UInt(MS_NOSUID), "nodev": UInt(MS_NODEV),
         "noexec": UInt(MS_NOEXEC), "sync": UInt(MS_SYNCHRONOUS), "remount": UInt(MS_REMOUNT),
         "mand": UInt(MS_MANDLOCK), "dirsync": UInt(MS_DIRSYNC), "noatime": UInt(MS_NOATIME),
@@ -34,20 +34,20 @@ public struct MountOptions: Equatable {
         "silent": UInt(MS_SILENT), "lazytime": UInt(1 << 25), "iversion": UInt(MS_I_VERSION),
         "nosymfollow": UInt(256),
     ]
-    static let clearingFlags: [String: UInt] = [
+    static let clearingFlags: NameTable<UInt> = [
         "rw": UInt(MS_RDONLY), "suid": UInt(MS_NOSUID), "dev": UInt(MS_NODEV),
         "exec": UInt(MS_NOEXEC), "async": UInt(MS_SYNCHRONOUS), "nomand": UInt(MS_MANDLOCK),
         "atime": UInt(MS_NOATIME), "diratime": UInt(MS_NODIRATIME), "norelatime": UInt(MS_RELATIME),
         "nostrictatime": UInt(MS_STRICTATIME), "nolazytime": UInt(1 << 25),
         "noiversion": UInt(MS_I_VERSION), "symfollow": UInt(256),
     ]
-    static let propagationFlags: [String: UInt] = [
+    static let propagationFlags: NameTable<UInt> = [
         "private": UInt(MS_PRIVATE), "rprivate": UInt(MS_PRIVATE | MS_REC),
         "shared": UInt(MS_SHARED), "rshared": UInt(MS_SHARED | MS_REC),
         "slave": UInt(MS_SLAVE), "rslave": UInt(MS_SLAVE | MS_REC),
         "unbindable": UInt(MS_UNBINDABLE), "runbindable": UInt(MS_UNBINDABLE | MS_REC),
     ]
-    static let recursiveAttrs: [String: (set: Bool, attr: UInt64)] = [
+    static let recursiveAttrs: NameTable<(set: Bool, attr: UInt64)> = [
         "rro": (true, attrRDONLY), "rrw": (false, attrRDONLY),
         "rnosuid": (true, attrNOSUID), "rsuid": (false, attrNOSUID),
         "rnodev": (true, attrNODEV), "rdev": (false, attrNODEV),

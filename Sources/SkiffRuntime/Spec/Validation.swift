@@ -15,11 +15,14 @@ public enum Validation {
         }
 
         let linux = spec.linux
-        var kinds = Set<NamespaceKind>()
+        // Arrays, not Sets, here and below: a handful of entries, and hashing runs code of
+        // libswiftCore that the rest of the start path does not (peak RSS, scenario 5).
+        var kinds: [NamespaceKind] = []
         for (i, ns) in linux.namespaces.enumerated() {
-            guard kinds.insert(ns.type).inserted else {
+            guard !kinds.contains(ns.type) else {
                 throw ConfigError("linux.namespaces[\(i)].type", "duplicate namespace \"\(ns.type.rawValue)\"")
             }
+            kinds.append(ns.type)
             if let p = ns.path {
                 guard p.hasPrefix("/") else { throw ConfigError("linux.namespaces[\(i)].path", "must be absolute") }
                 guard Files.exists(p) else { throw ConfigError("linux.namespaces[\(i)].path", "\(p) does not exist") }
@@ -122,8 +125,7 @@ public enum Validation {
         if let umask = process.user.umask, umask > 0o777 {
             throw ConfigError("\(field).user.umask", "\(umask) is not a valid umask")
         }
-        var seenRlimits = Set<String>()
-        for (i, r) in process.rlimits.enumerated() where !seenRlimits.insert(r.type).inserted {
+        for (i, r) in process.rlimits.enumerated() where process.rlimits[..<i].contains(where: { $0.type == r.type }) {
             throw ConfigError("\(field).rlimits[\(i)].type", "duplicate rlimit \"\(r.type)\"")
         }
     }
@@ -154,7 +156,7 @@ public enum Validation {
     }
 
     /// runc's rule: only namespaced sysctls, and only with the namespace they belong to.
-    static func validateSysctl(_ key: String, namespaces: Set<NamespaceKind>) throws {
+    static func validateSysctl(_ key: String, namespaces: [NamespaceKind]) throws {
         let path = "linux.sysctl.\(key)"
         let ipc: Set<String> = ["kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
                                 "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"]

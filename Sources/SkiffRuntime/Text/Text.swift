@@ -26,6 +26,44 @@ public enum Text {
         return out
     }
 
+    /// The pieces of `s` between the bytes `isSeparator` picks, which must be ASCII
+    /// (split(separator:) on the UTF-8 bytes): splitting by Character validates and rounds
+    /// each piece's indices in code that nothing else on the start path runs (64 KB
+    /// neighbourhoods of libswiftCore's text, faulted in by each process: peak RSS).
+    public static func split(_ s: String, omittingEmpty: Bool = true, where isSeparator: (UInt8) -> Bool) -> [String] {
+        var s = s
+        return s.withUTF8 { bytes in
+            var out: [String] = []
+            var start = 0
+            for i in 0...bytes.count where i == bytes.count || isSeparator(bytes[i]) {
+                if i > start || !omittingEmpty {
+                    out.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self))
+                }
+                start = i + 1
+            }
+            return out
+        }
+    }
+
+    /// `s` without its leading `byte`s, cut at the first `separator` byte after them: a
+    /// command-line flag "--name=value" is ("name", "value"), "-name" is ("name", nil).
+    /// Both must be ASCII; cut on bytes as `split` is.
+    public static func cutFlag(_ s: String, leading byte: UInt8, separator: UInt8) -> (String, String?) {
+        var s = s
+        return s.withUTF8 { bytes in
+            var start = 0
+            while start < bytes.count, bytes[start] == byte { start += 1 }
+            func text(_ r: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: bytes[r]), as: UTF8.self) }
+            guard let cut = bytes[start...].firstIndex(of: separator) else { return (text(start..<bytes.count), nil) }
+            return (text(start..<cut), text((cut + 1)..<bytes.count))
+        }
+    }
+
+    /// The same on one separator byte.
+    public static func split(_ s: String, separator: UInt8, omittingEmpty: Bool = true) -> [String] {
+        split(s, omittingEmpty: omittingEmpty) { $0 == separator }
+    }
+
     /// Decimal digits of `v` (String(v)).
     public static func decimal(_ v: UInt64) -> String { digits(v, base: 10) }
 
