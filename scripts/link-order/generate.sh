@@ -33,12 +33,25 @@ cp "$skiff" "$work/skiff"
 read -r vaddr memsz < <(readelf -lW "$work/skiff" | awk '$1 == "LOAD" && $7 == "R" && $8 == "E" { print $3, $6 }')
 lo=$((vaddr)) hi=$((vaddr + memsz))
 
-for kind in true sleep; do
+# The configs traced are the default specs callers hand a runtime (capabilities, masked
+# and read-only paths, /dev/pts, mqueue), not the demo's smaller config, whose start
+# leaves out code every real container runs: runc's, as bench.sh times it (no cgroup
+# namespace: the host's cgroup is bind-mounted), and skiff's (a cgroup namespace, as
+# containerd and Docker on cgroup v2); both without linux.resources, as bench.sh runs them.
+runc spec --bundle "$work"
+mv "$work/config.json" "$work/runc.json"
+(cd "$work" && "$work/skiff" spec)
+mv "$work/config.json" "$work/skiff.json"
+for kind in true sleep true-cgroupns; do
     mkdir -p "$work/$kind"
-    case $kind in true) args='["/bin/true"]' ;; sleep) args='["sleep", "100000"]' ;; esac
+    case $kind in
+        true) args='["/bin/true"]' spec=runc ;;
+        sleep) args='["sleep", "100000"]' spec=runc ;;
+        true-cgroupns) args='["/bin/true"]' spec=skiff ;;
+    esac
     jq --arg rootfs "$work/bundle/rootfs" --argjson args "$args" \
-        '.process.terminal = false | .process.args = $args | .root.path = $rootfs' \
-        "$work/bundle/config.json" >"$work/$kind/config.json"
+        '.process.terminal = false | .process.args = $args | .root.path = $rootfs | del(.linux.resources)' \
+        "$work/$spec.json" >"$work/$kind/config.json"
 done
 cat >"$work/process.json" <<'JSON'
 {"args": ["/bin/true"], "cwd": "/", "env": ["PATH=/bin"], "user": {"uid": 0, "gid": 0}}
@@ -50,6 +63,8 @@ JSON
 unshare -m sh -es "$work" "$lo" "$hi" <<'SH'
 mount --make-rprivate /
 umount -l /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup
+# The BPF filesystem systemd mounts on every node, as bench.sh: where skiff pins device programs.
+[ "$(stat -f -c %T /sys/fs/bpf)" = bpf_fs ] || mount -t bpf bpf /sys/fs/bpf
 work=$1 lo=$2 hi=$3
 skiff=$work/skiff
 trace() {
@@ -58,6 +73,7 @@ trace() {
 }
 root="--root $work/state"
 trace run $root run -b "$work/true" lo-run
+trace run-cgroupns $root run -b "$work/true-cgroupns" lo-run-cgroupns
 $skiff $root create -b "$work/sleep" lo-sleep
 trace start $root start lo-sleep
 trace state $root state lo-sleep
@@ -73,6 +89,6 @@ trace delete-force $root delete --force lo-force
 SH
 cat "$work/trace.log" >&2
 python3 "$here/order.py" "$work/skiff" "$work/skiff.map" \
-    "$work"/traces/{run,start,state,list,exec,exec-process,kill,delete,delete-force} \
+    "$work"/traces/{run,run-cgroupns,start,state,list,exec,exec-process,kill,delete,delete-force} \
     >"$here/skiff.order"
 echo "generate.sh: wrote $here/skiff.order ($(wc -l <"$here/skiff.order") functions)" >&2

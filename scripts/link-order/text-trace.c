@@ -5,6 +5,8 @@
 //
 // skiff is a non-PIE static executable, so its text sits at the same addresses in every
 // process (the re-exec, the init, exec's child): one address range covers them all.
+// A process that execs another program (the container's /bin/true, exec's process) is let
+// go: its addresses would be that program's, read as skiff's functions.
 // Used by scripts/link-order/generate.sh; slow (a trap per instruction) and exact.
 //
 //   text-trace OUT LO HI -- command [args...]
@@ -17,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/stat.h>
 #include <sys/user.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -46,6 +49,16 @@ static pid_t tgid_of(pid_t tid) {
     return tgid;
 }
 
+/// Whether the process now runs the traced program's file (skiff re-execs itself from
+/// a read-only view of the same file: same device and inode).
+static int runs_file(pid_t pid, const struct stat *traced) {
+    char path[64];
+    struct stat st;
+    snprintf(path, sizeof path, "/proc/%d/exe", pid);
+    if (stat(path, &st) != 0) return 1;
+    return st.st_dev == traced->st_dev && st.st_ino == traced->st_ino;
+}
+
 static const long trace_options = PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK |
     PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL;
 
@@ -61,6 +74,9 @@ int main(int argc, char **argv) {
     // One map of the addresses seen per process (threads share their process's).
     struct { pid_t tgid; uint8_t *seen; } maps[max_processes];
     int nmaps = 0;
+
+    struct stat traced;
+    if (stat(argv[5], &traced) != 0) { perror(argv[5]); return 1; }
 
     pid_t root = fork();
     if (root < 0) { perror("fork"); return 1; }
@@ -94,6 +110,9 @@ int main(int argc, char **argv) {
                 unsigned long child;
                 if (ptrace(PTRACE_GETEVENTMSG, pid, NULL, &child) == 0)
                     ptrace(PTRACE_SETOPTIONS, (pid_t)child, NULL, (void *)trace_options);
+            } else if (!runs_file(pid, &traced)) {
+                ptrace(PTRACE_DETACH, pid, NULL, NULL);
+                continue;
             }
         } else if (sig == SIGTRAP) {
             struct user_regs_struct regs;
