@@ -313,12 +313,12 @@ final class UpdateEventsTests: XCTestCase {
     }
 
     func testRecordKeepsResourcesAndDriverBackwardCompatibly() throws {
-        let old = try ContainerRecord(json: try JSONParser.parse(#"{"id":"a","pid":1}"#))
+        let old = try ContainerRecord(stateJSON: Array(#"{"id":"a","pid":1}"#.utf8))
         XCTAssertNil(old.resources)
         XCTAssertEqual(old.cgroupDriver, "cgroupfs")
         var r = old
         r.resources = JSONObject([("pids", .object(JSONObject([("limit", .int(5))])))])
-        let back = try ContainerRecord(json: try JSONParser.parse(r.json.serialized()))
+        let back = try ContainerRecord(stateJSON: Array(r.json.serialized().utf8))
         XCTAssertEqual(back.resources, r.resources)
         XCTAssertEqual(back.cgroupDriver, "cgroupfs")
     }

@@ -25,6 +25,8 @@ private struct Parser {
         return JSONSyntaxError(offset: i, line: line, column: col, reason: reason)
     }
 
+    static func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
+
     mutating func skipSpace() {
         while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x0A || bytes[i] == 0x0D || bytes[i] == 0x09 { i += 1 }
     }
@@ -179,4 +181,92 @@ private struct Parser {
         }
         return String(decoding: out, as: UTF8.self)
     }
+}
+
+/// The members of one top-level JSON object, read in order: each value as the caller asks
+/// for it (a string, an integer, or a JSON tree), the rest skipped. A state file becomes
+/// its record without a tree of JSON values and typed lookups in between: `list` reads
+/// one per container. As strict as `JSONParser.parse`; a type error names the member.
+public struct JSONMembers {
+    private var p: Parser
+    private let path: String
+    private var first = true
+    /// The member being read.
+    public private(set) var key = ""
+
+    public init(_ bytes: [UInt8], path: String) throws {
+        p = Parser(bytes: bytes)
+        self.path = path
+        p.skipSpace()
+        guard p.i < bytes.count else { throw p.error("unexpected end of input") }
+        guard bytes[p.i] == UInt8(ascii: "{") else { throw ConfigError(path, "expected object") }
+        p.i += 1
+    }
+
+    /// The next member's key, nil after the last one.
+    public mutating func next() throws -> String? {
+        p.skipSpace()
+        guard p.i < p.bytes.count else { throw p.error("unexpected end of input in object") }
+        if p.bytes[p.i] == UInt8(ascii: "}") {
+            p.i += 1
+            p.skipSpace()
+            if p.i != p.bytes.count { throw p.error("unexpected data after the top-level value") }
+            return nil
+        }
+        if !first {
+            guard p.bytes[p.i] == UInt8(ascii: ",") else { throw p.error("expected ',' or '}' in object") }
+            p.i += 1
+            p.skipSpace()
+        }
+        first = false
+        guard p.i < p.bytes.count, p.bytes[p.i] == UInt8(ascii: "\"") else { throw p.error("expected a string key") }
+        key = try p.string()
+        p.skipSpace()
+        guard p.i < p.bytes.count, p.bytes[p.i] == UInt8(ascii: ":") else { throw p.error("expected ':' after key") }
+        p.i += 1
+        p.skipSpace()
+        return key
+    }
+
+    /// The value as a tree, for what is more than a string or a number.
+    public mutating func node() throws -> JSONNode {
+        JSONNode(try p.value(depth: 1), path: path + "." + key)
+    }
+
+    public mutating func skip() throws { _ = try p.value(depth: 1) }
+
+    /// A string, nil for null.
+    public mutating func string() throws -> String? {
+        guard p.i < p.bytes.count, p.bytes[p.i] == UInt8(ascii: "\"") else { return try node().string() }
+        return try p.string()
+    }
+
+    /// An integer in T's range, nil for null; digits straight from the bytes, without the
+    /// number's text as a String in between.
+    public mutating func integer<T: FixedWidthInteger>(_: T.Type = T.self) throws -> T? {
+        let start = p.i
+        guard p.i < p.bytes.count, p.bytes[p.i] == UInt8(ascii: "-") || Parser.isDigit(p.bytes[p.i]) else {
+            return try node().integer()
+        }
+        _ = try p.number()
+        var k = start
+        let negative = p.bytes[k] == UInt8(ascii: "-")
+        if negative { k += 1 }
+        var v: T = 0
+        var valid = true
+        while k < p.i, valid {
+            guard Parser.isDigit(p.bytes[k]) else { valid = false; break }
+            let digit = T(p.bytes[k] - UInt8(ascii: "0"))
+            let (times, o1) = v.multipliedReportingOverflow(by: 10)
+            let (next, o2) = negative ? times.subtractingReportingOverflow(digit) : times.addingReportingOverflow(digit)
+            valid = !o1 && !o2
+            v = next
+            k += 1
+        }
+        // Not an integer of T (a fraction, an exponent, out of range): JSONNode's error.
+        if !valid { return try JSONNode(.number(String(decoding: p.bytes[start..<p.i], as: UTF8.self)), path: path + "." + key).integer() }
+        return v
+    }
+
+    public mutating func bool() throws -> Bool? { try node().bool() }
 }

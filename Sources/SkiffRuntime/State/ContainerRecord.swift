@@ -64,26 +64,44 @@ public struct ContainerRecord {
         return .object(o)
     }
 
-    public init(json: JSON) throws {
-        let n = JSONNode(json, path: "state.json")
-        id = try n["id"].requiredString()
-        pid = try n["pid"].requiredInteger()
-        pidStartTime = try n["pidStartTime"].integer() ?? 0
-        pidInode = try n["pidInode"].integer() ?? 0
-        bundle = try n["bundle"].string() ?? ""
-        rootfs = try n["rootfs"].string() ?? ""
-        created = try n["created"].string() ?? ""
-        owner = try n["owner"].string() ?? ""
-        annotations = try n["annotations"].stringMap() ?? []
-        cgroupPath = try n["cgroupPath"].string()
-        poststart = try n["poststart"].map(Spec.Hook.init) ?? []
-        poststop = try n["poststop"].map(Spec.Hook.init) ?? []
-        systemdUnit = try n["systemdUnit"].string()
-        systemdManager = try n["systemdManager"].string().flatMap(SystemdInstance.init(rawValue:)) ?? .system
-        resources = try n["resources"].object()
-        cgroupDriver = try n["cgroupDriver"].string() ?? "cgroupfs"
-        sharesMountNamespace = try n["sharesMountNamespace"].bool() ?? false
+    /// From state.json's bytes, member by member (JSONMembers): the file is read for every
+    /// command and, by `list`, for every container. Members it does not know are skipped;
+    /// a member given twice counts as the last one given, as in a JSON object.
+    public init(stateJSON bytes: [UInt8]) throws {
+        var m = try JSONMembers(bytes, path: Self.file)
+        var id: String?
+        var pid: Int32?
+        self.init(id: "", pid: 0, pidStartTime: 0, bundle: "", rootfs: "", created: "", owner: "",
+                  annotations: [], cgroupPath: nil, poststart: [], poststop: [])
+        while let key = try m.next() {
+            switch key {
+            case "id": id = try m.string()
+            case "pid": pid = try m.integer()
+            case "pidStartTime": pidStartTime = try m.integer() ?? 0
+            case "pidInode": pidInode = try m.integer() ?? 0
+            case "bundle": bundle = try m.string() ?? ""
+            case "rootfs": rootfs = try m.string() ?? ""
+            case "created": created = try m.string() ?? ""
+            case "owner": owner = try m.string() ?? ""
+            case "annotations": annotations = try m.node().stringMap() ?? []
+            case "cgroupPath": cgroupPath = try m.string()
+            case "poststart": poststart = try m.node().map(Spec.Hook.init) ?? []
+            case "poststop": poststop = try m.node().map(Spec.Hook.init) ?? []
+            case "systemdUnit": systemdUnit = try m.string()
+            case "systemdManager": systemdManager = try m.string().flatMap(SystemdInstance.init(rawValue:)) ?? .system
+            case "resources": resources = try m.node().object()
+            case "cgroupDriver": cgroupDriver = try m.string() ?? "cgroupfs"
+            case "sharesMountNamespace": sharesMountNamespace = try m.bool() ?? false
+            default: try m.skip()
+            }
+        }
+        guard let id else { throw ConfigError(Self.file + ".id", "is required") }
+        guard let pid else { throw ConfigError(Self.file + ".pid", "is required") }
+        self.id = id
+        self.pid = pid
     }
+
+    static let file = "state.json"
 }
 
 public enum ContainerStatus: String {

@@ -79,7 +79,7 @@ public struct StateStore {
         } catch let e as SysError where e.errno == ENOENT {
             throw RuntimeError("container \(id) does not exist")
         }
-        return try ContainerRecord(json: try JSONParser.parse(bytes))
+        return try ContainerRecord(stateJSON: bytes)
     }
 
     /// An fd of the root for `rootFD` (AT_FDCWD, the default, when it cannot be opened).

@@ -102,8 +102,9 @@ func fuzzUpdate(_ data: [UInt8]) {
 }
 
 func fuzzState(_ data: [UInt8]) {
-    if let json = try? JSONParser.parse(data), let record = try? ContainerRecord(json: json) {
-        let again = try? ContainerRecord(json: record.json)
+    if let record = try? ContainerRecord(stateJSON: data) {
+        check((try? JSONParser.parse(data)) != nil, "a state record read from what is not JSON")
+        let again = try? ContainerRecord(stateJSON: Array(record.json.serialized().utf8))
         check(again?.json == record.json, "state record round trip changed it")
     }
     for entry in StateJournal.parse(data) {
