@@ -16,12 +16,7 @@ import bisect
 import subprocess
 import sys
 
-# An input section larger than this holds many functions (a library's whole .text):
-# ordering it places all of it, so it is placed after the small sections.
-BIG_SECTION = 64 * 1024
-# The width of -Map's address, size and alignment columns.
-MAP_COLUMNS = 16 + 1 + 16 + 1 + 8 + 1 + 5 + 1
-
+from linkmap import BIG_SECTION, text_sections
 
 # How far back to look for the function holding an address past symbols inside it.
 MAX_INNER_SYMBOLS = 64
@@ -52,23 +47,8 @@ def containing(syms, starts, addr):
 
 
 def big_sections(mapfile):
-    """Address ranges of the input sections of .text larger than BIG_SECTION. lld's -Map
-    lines are VMA LMA SIZE ALIGN (MAP_COLUMNS characters), then a name indented 0 for an
-    output section, 8 for an input section, 16 for a symbol."""
-    ranges, in_text = [], False
-    for line in open(mapfile):
-        parts = line.split()
-        if len(parts) < 5 or len(line) <= MAP_COLUMNS:
-            continue
-        name = line[MAP_COLUMNS:].rstrip("\n")
-        indent = len(name) - len(name.lstrip())
-        if indent == 0:
-            in_text = name == ".text"
-        elif indent == 8 and in_text:
-            start, size = int(parts[0], 16), int(parts[2], 16)
-            if size > BIG_SECTION:
-                ranges.append((start, start + size))
-    return ranges
+    """Address ranges of the input sections of .text larger than BIG_SECTION."""
+    return [(vma, vma + size) for vma, size, _, _, _ in text_sections(mapfile) if size > BIG_SECTION]
 
 
 def main():

@@ -16,38 +16,15 @@ big ones. Prints the new order; what it chose on stderr.
 import collections
 import sys
 
-# lld's -Map columns: VMA LMA SIZE ALIGN, then the name indented 0 (output section),
-# 8 (input section) or 16 (symbol).
-MAP_COLUMNS = 16 + 1 + 16 + 1 + 8 + 1 + 5 + 1
-INPUT_SECTION_INDENT = 8
-SYMBOL_INDENT = 16
+from linkmap import BIG_SECTION, text_sections
+
 # The kernel's fault-around window (fault_around_bytes).
 WINDOW = 64 * 1024
 # Candidate starts tried, this far apart (the section is 16-byte aligned, so offsets are
 # kept to 16-byte granules without changing which window they fall in).
 STEP = 256
 GRANULE = 16
-# As order.py: an input section this large holds a whole library's functions.
-BIG_SECTION = 64 * 1024
 SECTION = "libswiftCore.a(Swift.o):(.text)"
-
-
-def text_sections(path):
-    """Input sections of .text in address order: (vma, size, align, name, [symbols])."""
-    sections, in_text = [], False
-    for line in open(path):
-        parts = line.split()
-        if len(parts) < 5 or len(line) <= MAP_COLUMNS:
-            continue
-        name = line[MAP_COLUMNS:].rstrip("\n")
-        indent = len(name) - len(name.lstrip())
-        if indent == 0:
-            in_text = name == ".text"
-        elif in_text and indent == INPUT_SECTION_INDENT:
-            sections.append((int(parts[0], 16), int(parts[2], 16), int(parts[3]), name.strip(), []))
-        elif in_text and indent == SYMBOL_INDENT and sections and int(parts[2], 16) > 0:
-            sections[-1][4].append(name.strip())
-    return sections
 
 
 def the_section(sections):
