@@ -391,6 +391,33 @@ class CgroupfsPaths(vmtest.TestCase):
     def test_relative(self):
         self.check("skiff-vm-rel/{id}", "/skiff-vm-rel/{id}")
 
+    def test_a_cgroup_taken_again_with_the_same_rules_keeps_its_device_program(self):
+        # A stopped container's cgroup, still there with its device program, taken by a new
+        # container with the same rules (cgroupsPath): the kernel refuses to attach the
+        # same (pinned) program twice, and skiff keeps the one attached instead of failing.
+        path = "/skiff-vm-again/" + vmtest.unique_id("cg")
+        kmsg = [{"allow": True, "type": "c", "major": 1, "minor": 11, "access": "rwm"}]
+        bundle = vmtest.make_bundle(self, args=["sleep", "1000"], edit=resources_edit({}, path, kmsg))
+        first = self.skiff.create(bundle)
+        ids = device_program_ids(path)
+        self.assertEqual(len(ids), 1, ids)
+        self.assertEqual(self.skiff("kill", first, "KILL").returncode, 0)
+        deadline = time.monotonic() + vmtest.TIMEOUT
+        while self.skiff.state(first)["status"] != "stopped" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(self.skiff.state(first)["status"], "stopped")
+        second = self.skiff.create(bundle)
+        self.assertEqual(device_program_ids(path), ids)
+        self.assertEqual(self.skiff("start", second).returncode, 0)
+        r = self.skiff("exec", second, "sh", "-c", "mknod /dev/k c 1 11; head -c 1 /dev/k >/dev/null && echo open-ok")
+        self.assertIn("open-ok", r.stdout, describe(r))
+        r = self.skiff("exec", second, "sh", "-c", "mknod /dev/m c 1 1; head -c 1 /dev/m >/dev/null || echo open-denied")
+        self.assertIn("open-denied", r.stdout, describe(r))
+        # The running one first: the stopped one's delete removes the cgroup they share.
+        for cid in (second, first):
+            self.assertEqual(self.skiff("delete", "--force", cid).returncode, 0)
+        self.assertFalse(os.path.exists(vmtest.cgroup_dir(path)))
+
 
 class SystemdResources(CgroupfsResources):
     driver = SystemdDriver()
