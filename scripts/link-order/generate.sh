@@ -89,7 +89,7 @@ trace delete-force $root delete --force lo-force
 SH
 cat "$work/trace.log" >&2
 traces=("$work"/traces/{run,run-cgroupns,start,state,list,exec,exec-process,kill,delete,delete-force})
-python3 "$here/order.py" "$work/skiff" "$work/skiff.map" "${traces[@]}" >"$work/skiff.order"
+python3 "$here/order.py" "$work/skiff" "$work/skiff.map" "$here/skiff-unnamed.ld" "${traces[@]}" >"$work/skiff.order"
 # Linked with that order to see where libswiftCore's big section lands, then moved to the
 # start that touches the fewest 64 KB windows (pad.py); the link after it checks where.
 cp "$work/skiff.order" "$here/skiff.order"

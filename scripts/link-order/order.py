@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The link order of skiff's functions, from text-trace's address lists.
 
-    order.py BINARY MAPFILE TRACE... > skiff.order
+    order.py BINARY MAPFILE SCRIPT TRACE... > skiff.order
 
 Each trace lists, per process, the addresses it ran ("PID ADDRESS"). Functions that
 more of a command's processes ran come first (start-up, then what the re-exec and the
@@ -11,12 +11,16 @@ Every process faults in the pages it runs, so each one's code should be packed. 
 function that shares its input section with others cannot move alone: libswiftCore's
 local functions, for one, share a 1.6 MB .text. Such big sections go last, so that
 they do not split the hot code around them.
+
+Code the traces ran that has no symbol to name it (LLVM's unnamed functions, a crt
+object's code with symbols of no size) cannot be ordered by name: SCRIPT is written with
+a linker script that puts those input sections in an output section before .text.
 """
 import bisect
 import subprocess
 import sys
 
-from linkmap import BIG_SECTION, text_sections
+from linkmap import BIG_SECTION, script_pattern, text_sections
 
 # How far back to look for the function holding an address past symbols inside it.
 MAX_INNER_SYMBOLS = 64
@@ -52,19 +56,26 @@ def big_sections(mapfile):
 
 
 def main():
-    if len(sys.argv) < 4:
-        sys.exit("usage: order.py BINARY MAPFILE TRACE... > ORDER")
+    if len(sys.argv) < 5:
+        sys.exit("usage: order.py BINARY MAPFILE SCRIPT TRACE... > ORDER")
     syms = functions(sys.argv[1])
     starts = [s[0] for s in syms]
     big = big_sections(sys.argv[2])
+    sections = text_sections(sys.argv[2])
+    section_starts = [s[0] for s in sections]
+    unnamed = []
     small_order, big_order, placed = [], [], set()
-    for trace in sys.argv[3:]:
+    for trace in sys.argv[4:]:
         processes, first = {}, {}   # function start -> pids that ran it, first-run rank
         for line in open(trace):
             pid, hexaddr = line.split()
             addr = int(hexaddr, 16)
             start = containing(syms, starts, addr)
             if start is None:
+                i = bisect.bisect_right(section_starts, addr) - 1
+                if i >= 0 and addr < sections[i][0] + sections[i][1] and not sections[i][4] \
+                        and sections[i][1] <= BIG_SECTION and sections[i][3] not in unnamed:
+                    unnamed.append(sections[i][3])
                 continue
             processes.setdefault(start, set()).add(pid)
             first.setdefault(start, len(first))
@@ -80,8 +91,15 @@ def main():
                 i += 1
     for name in small_order + big_order:
         print(name)
+    with open(sys.argv[3], "w") as script:
+        script.write("/* Written by scripts/link-order/order.py: the code the start path runs that has\n"
+                     "   no symbol to order it by, before .text (see order.py). */\n"
+                     "SECTIONS {\n  .text.skiff_unnamed : {\n")
+        for section in unnamed:
+            script.write(f"    {script_pattern(section)}\n")
+        script.write("  }\n} INSERT BEFORE .text;\n")
     print(f"order.py: {len(small_order)} functions, then {len(big_order)} in "
-          f"{len(big)} big sections", file=sys.stderr)
+          f"{len(big)} big sections; {len(unnamed)} unnamed sections", file=sys.stderr)
 
 
 if __name__ == "__main__":
