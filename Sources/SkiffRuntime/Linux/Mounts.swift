@@ -27,7 +27,7 @@ public enum Mounts {
 
     public static func mount(_ source: String?, _ target: String, _ type: String?, _ flags: UInt, _ data: String?,
                              shownAs: String? = nil) throws {
-        let r = Glibc.mount(source, target, type, flags, data)
+        let r = mountSyscall(source, target, type, flags, data)
         if r != 0 {
             let what = "mount \(type ?? "") \(source ?? "none") (flags 0x\(Text.hex(UInt64(flags)))\(data.map { ", data \"\($0)\"" } ?? "")) on"
             throw SysError(errno, what, shownAs ?? target)
@@ -160,7 +160,7 @@ public struct RootResolver {
 
     public init(rootPath: String) throws {
         self.rootPath = rootPath
-        rootFD = try sys("open rootfs", rootPath) { Glibc.open(rootPath, O_PATH_ | O_DIRECTORY | O_CLOEXEC) }
+        rootFD = try sys("open rootfs", rootPath) { rootPath.withCString { Glibc.open($0, O_PATH_ | O_DIRECTORY | O_CLOEXEC) } }
     }
 
     /// Opens `path` (absolute inside the root) as an O_PATH fd.

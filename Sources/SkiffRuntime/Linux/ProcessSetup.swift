@@ -80,9 +80,10 @@ public enum ProcessSetup {
 
     /// execve with C strings built here; returns only on failure.
     public static func exec(_ path: String, _ args: [String], _ env: [String]) -> Int32 {
-        var cargs = args.map { strdup($0) } + [nil]
-        var cenv = env.map { strdup($0) } + [nil]
-        execve(path, &cargs, &cenv)
+        // By withCString, as CStringCalls.swift says why.
+        var cargs = args.map { $0.withCString { strdup($0) } } + [nil]
+        var cenv = env.map { $0.withCString { strdup($0) } } + [nil]
+        _ = path.withCString { execve($0, &cargs, &cenv) }
         return errno
     }
 }
