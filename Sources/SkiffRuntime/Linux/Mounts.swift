@@ -177,7 +177,7 @@ public struct RootResolver {
     /// `file` is true). Returns an O_PATH fd.
     public func openOrCreate(_ path: String, file: Bool, mode: mode_t = 0o755, depth: Int = 0) throws -> Int32 {
         if let fd = try? open(path) { return fd }
-        let parts = path.split(separator: "/").map(String.init)
+        let parts = Text.split(path, separator: UInt8(ascii: "/"))
         var parent = try open("/", directory: true)
         defer { close(parent) }
         var sofar = ""
@@ -207,7 +207,7 @@ public struct RootResolver {
                 if e != ENOENT { throw SysError(e, "open in rootfs", rootPath + sofar) }
                 guard depth < 40 else { throw SysError(ELOOP, "open in rootfs", rootPath + sofar) }
                 let target = String(decoding: link[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-                let base = target.hasPrefix("/") ? "" : String(sofar.dropLast(part.count + 1))
+                let base = target.startsWithSlash ? "" : String(sofar.dropLast(part.count + 1))
                 let rest = Text.join(Array(parts[(i + 1)...]), "/")
                 return try openOrCreate(base + "/" + target + (rest.isEmpty ? "" : "/" + rest), file: file, mode: mode, depth: depth + 1)
             }

@@ -96,3 +96,13 @@ public enum Text {
     static let zero = UInt8(ascii: "0")
     static let letterA = UInt8(ascii: "a")
 }
+
+extension String {
+    /// Whether the first byte is "/" (hasPrefix("/") compares Characters, through grapheme
+    /// code that nothing else on the start path runs).
+    public var startsWithSlash: Bool { utf8.first == UInt8(ascii: "/") }
+
+    /// Whether `byte`, an ASCII character, occurs (contains(_: Character) decodes every
+    /// Character on the way).
+    public func containsByte(_ byte: UInt8) -> Bool { utf8.contains(byte) }
+}
