@@ -165,9 +165,9 @@ public struct RootResolver {
 
     /// Opens `path` (absolute inside the root) as an O_PATH fd.
     public func open(_ path: String, directory: Bool = false) throws -> Int32 {
-        let rel = path.drop(while: { $0 == "/" })
+        let rel = Text.dropLeading(path, UInt8(ascii: "/"))
         let flags = UInt64(O_PATH_ | O_CLOEXEC | (directory ? O_DIRECTORY : 0))
-        let fd = skiff_openat2(rootFD, rel.isEmpty ? "." : String(rel), flags, 0,
+        let fd = skiff_openat2(rootFD, rel.isEmpty ? "." : rel, flags, 0,
                                RootResolver.RESOLVE_IN_ROOT | RootResolver.RESOLVE_NO_MAGICLINKS)
         if fd < 0 { throw SysError(errno, "open in rootfs", rootPath + path) }
         return fd

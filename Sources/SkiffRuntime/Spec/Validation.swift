@@ -107,13 +107,18 @@ public enum Validation {
             throw ConfigError("\(field).env[\(i)]", "\"\(e)\" is not of the form KEY=VALUE")
         }
         if let caps = process.capabilities {
-            for (set, names) in [("bounding", caps.bounding), ("effective", caps.effective),
-                                 ("inheritable", caps.inheritable), ("permitted", caps.permitted),
-                                 ("ambient", caps.ambient)] {
+            // Set by set, not over an array of (name, list) tuples: the tuple's metadata and
+            // witnesses are runtime code nothing else on the start path runs.
+            func check(_ set: String, _ names: [String]) throws {
                 for (i, name) in names.enumerated() where Capabilities.number(of: name) == nil {
                     throw ConfigError("\(field).capabilities.\(set)[\(i)]", "unknown capability \"\(name)\"")
                 }
             }
+            try check("bounding", caps.bounding)
+            try check("effective", caps.effective)
+            try check("inheritable", caps.inheritable)
+            try check("permitted", caps.permitted)
+            try check("ambient", caps.ambient)
             // capset(2) refuses it; say which entry rather than fail with EPERM in the init.
             for (i, name) in caps.effective.enumerated() where !caps.permitted.contains(name) {
                 throw ConfigError("\(field).capabilities.effective[\(i)]", "\"\(name)\" is not in the permitted set")
