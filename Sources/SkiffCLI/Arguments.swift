@@ -25,23 +25,15 @@ struct Flag {
 }
 
 struct ParsedArgs {
-    /// Flags by canonical name in the order given, looked up by a scan (the last one given
-    /// counts): a command line has a handful, and a Dictionary runs hashing code of
-    /// libswiftCore that nothing else on the start path does (64 KB of RSS per process).
-    private(set) var given: [(name: String, value: String)] = []
+    var values: [String: String] = [:]
+    var lists: [String: [String]] = [:]
     var positional: [String] = []
 
-    func value(_ name: String) -> String? { given.last(where: { $0.name == name })?.value }
-    func bool(_ name: String) -> Bool { value(name) == "true" }
+    func bool(_ name: String) -> Bool { values[name] == "true" }
     /// nil when the flag was not given (so a default applies), else its value.
-    func optionalBool(_ name: String) -> Bool? { value(name).map { $0 == "true" } }
-    func string(_ name: String) -> String? { value(name) }
-    /// Every value a repeatable flag was given, in order.
-    func list(_ name: String) -> [String] { given.filter { $0.name == name }.map(\.value) }
-    /// The flags as a map, the last value of each (update's resource flags).
-    var values: [String: String] { Dictionary(given.map { ($0.name, $0.value) }, uniquingKeysWith: { $1 }) }
-
-    mutating func set(_ name: String, _ value: String) { given.append((name, value)) }
+    func optionalBool(_ name: String) -> Bool? { values[name].map { $0 == "true" } }
+    func string(_ name: String) -> String? { values[name] }
+    func list(_ name: String) -> [String] { lists[name] ?? [] }
 }
 
 struct UsageError: Error, CustomStringConvertible {
@@ -82,13 +74,14 @@ func parseFlags(_ args: ArraySlice<String>, _ flags: [Flag], stopAtPositional: B
                 guard i < args.endIndex else { throw UsageError(description: "flag needs an argument: -\(name)") }
                 value = args[i]
             }
-            out.set(f.canonical, value)
+            out.values[f.canonical] = value
+            if f.repeatable { out.lists[f.canonical, default: []].append(value) }
         } else {
             let v = inline ?? "true"
             guard v == "true" || v == "false" else {
                 throw UsageError(description: "invalid boolean value \"\(v)\" for -\(name)")
             }
-            out.set(f.canonical, v)
+            out.values[f.canonical] = v
         }
         i += 1
     }
