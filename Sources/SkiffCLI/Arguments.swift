@@ -25,15 +25,23 @@ struct Flag {
 }
 
 struct ParsedArgs {
-    var values: [String: String] = [:]
-    var lists: [String: [String]] = [:]
+    /// Flags by canonical name in the order given, looked up by a scan (the last one given
+    /// counts): a command line has a handful, and a Dictionary runs hashing code of
+    /// libswiftCore that nothing else on the start path does (64 KB of RSS per process).
+    private(set) var given: [(name: String, value: String)] = []
     var positional: [String] = []
 
-    func bool(_ name: String) -> Bool { values[name] == "true" }
+    func value(_ name: String) -> String? { given.last(where: { $0.name == name })?.value }
+    func bool(_ name: String) -> Bool { value(name) == "true" }
     /// nil when the flag was not given (so a default applies), else its value.
-    func optionalBool(_ name: String) -> Bool? { values[name].map { $0 == "true" } }
-    func string(_ name: String) -> String? { values[name] }
-    func list(_ name: String) -> [String] { lists[name] ?? [] }
+    func optionalBool(_ name: String) -> Bool? { value(name).map { $0 == "true" } }
+    func string(_ name: String) -> String? { value(name) }
+    /// Every value a repeatable flag was given, in order.
+    func list(_ name: String) -> [String] { given.filter { $0.name == name }.map(\.value) }
+    /// The flags as a map, the last value of each (update's resource flags).
+    var values: [String: String] { Dictionary(given.map { ($0.name, $0.value) }, uniquingKeysWith: { $1 }) }
+
+    mutating func set(_ name: String, _ value: String) { given.append((name, value)) }
 }
 
 struct UsageError: Error, CustomStringConvertible {
@@ -74,14 +82,13 @@ func parseFlags(_ args: ArraySlice<String>, _ flags: [Flag], stopAtPositional: B
                 guard i < args.endIndex else { throw UsageError(description: "flag needs an argument: -\(name)") }
                 value = args[i]
             }
-            out.values[f.canonical] = value
-            if f.repeatable { out.lists[f.canonical, default: []].append(value) }
+            out.set(f.canonical, value)
         } else {
             let v = inline ?? "true"
             guard v == "true" || v == "false" else {
                 throw UsageError(description: "invalid boolean value \"\(v)\" for -\(name)")
             }
-            out.values[f.canonical] = v
+            out.set(f.canonical, v)
         }
         i += 1
     }

@@ -29,6 +29,20 @@ final class ExecPlanTests: XCTestCase {
         XCTAssertEqual(p.process.args, ["sh", "-c", "x"])
         XCTAssertEqual(p.process.env, ["PATH=/bin", "A=1", "A=2", "B=3"], "appended; the last wins at exec")
         XCTAssertEqual(ProcessSetup.mergeEnv(p.process.env), ["PATH=/bin", "A=2", "B=3"])
+        // By a scan and, past mergeScanLimit entries, by a Dictionary: the same merge.
+        for n in [3, ProcessSetup.mergeScanLimit, ProcessSetup.mergeScanLimit + 1, 200] {
+            let env = (0..<n).map { "V\($0 % 7)=\($0)" } + ["NOVALUE", "V1=last", "E="]
+            var want: [String] = []
+            for e in env {
+                let name = e.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0]
+                if let i = want.firstIndex(where: { $0.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0] == name }) {
+                    want[i] = e
+                } else {
+                    want.append(e)
+                }
+            }
+            XCTAssertEqual(ProcessSetup.mergeEnv(env), want, "\(n) entries")
+        }
         XCTAssertEqual(p.process.cwd, "/tmp")
         XCTAssertEqual(p.process.user.uid, 10)
         XCTAssertEqual(p.process.user.gid, 11)

@@ -39,6 +39,20 @@ final class TextTests: XCTestCase {
         }
     }
 
+    /// Leading bytes dropped; absolute paths and env entries told on bytes.
+    func testDropLeadingAndByteChecks() {
+        let slash = UInt8(ascii: "/")
+        for (s, want) in [("", ""), ("/", ""), ("///a//b/", "a//b/"), ("a/", "a/"), ("/größe", "größe")] {
+            XCTAssertEqual(Text.dropLeading(s, slash), want, s)
+            XCTAssertEqual(Text.dropLeading(s, slash), String(s.drop(while: { $0 == "/" })), s)
+        }
+        XCTAssertTrue("/x".startsWithSlash)
+        XCTAssertFalse("x/".startsWithSlash)
+        XCTAssertFalse("".startsWithSlash)
+        XCTAssertTrue("A=1".containsByte(UInt8(ascii: "=")))
+        XCTAssertFalse("A".containsByte(UInt8(ascii: "=")))
+    }
+
     /// Flags cut into name and value.
     func testCutFlag() {
         let dash = UInt8(ascii: "-"), eq = UInt8(ascii: "=")

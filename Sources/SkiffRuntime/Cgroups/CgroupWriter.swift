@@ -34,9 +34,11 @@ public enum CgroupWriter {
     @discardableResult
     public static func enableControllers(_ controllers: [String], mountPoint: String, cgroupPath: String,
                                          plan: CgroupPlan? = nil, enableAvailable: Bool = false) throws -> Int32 {
-        let root = mountPoint.count > 1 && mountPoint.hasSuffix("/") ? String(mountPoint.dropLast()) : mountPoint
+        // On bytes: comparing Characters runs grapheme code nothing else on the start path does.
+        let root = mountPoint.utf8.count > 1 && mountPoint.utf8.last == slash
+            ? String(decoding: mountPoint.utf8.dropLast(), as: UTF8.self) : mountPoint
         let prefix = root == "/" ? "/" : root + "/"
-        guard cgroupPath == root || cgroupPath.hasPrefix(prefix) else {
+        guard cgroupPath == root || cgroupPath.utf8.starts(with: prefix.utf8) else {
             throw RuntimeError("cgroup \(cgroupPath) is not under the cgroup2 mount \(mountPoint)")
         }
         // The components below the mount, split on bytes (Text.split): the prefix's own

@@ -187,7 +187,7 @@ public enum Files {
 
     /// Joins a path to a base unless it is absolute.
     public static func absolute(_ path: String, relativeTo base: String) -> String {
-        if path.hasPrefix("/") { return path }
+        if path.startsWithSlash { return path }
         return base.hasSuffix("/") ? base + path : base + "/" + path
     }
 

@@ -27,7 +27,7 @@ public enum Mounts {
 
     public static func mount(_ source: String?, _ target: String, _ type: String?, _ flags: UInt, _ data: String?,
                              shownAs: String? = nil) throws {
-        let r = Glibc.mount(source, target, type, flags, data)
+        let r = mountSyscall(source, target, type, flags, data)
         if r != 0 {
             let what = "mount \(type ?? "") \(source ?? "none") (flags 0x\(Text.hex(UInt64(flags)))\(data.map { ", data \"\($0)\"" } ?? "")) on"
             throw SysError(errno, what, shownAs ?? target)
@@ -160,14 +160,14 @@ public struct RootResolver {
 
     public init(rootPath: String) throws {
         self.rootPath = rootPath
-        rootFD = try sys("open rootfs", rootPath) { Glibc.open(rootPath, O_PATH_ | O_DIRECTORY | O_CLOEXEC) }
+        rootFD = try sys("open rootfs", rootPath) { rootPath.withCString { Glibc.open($0, O_PATH_ | O_DIRECTORY | O_CLOEXEC) } }
     }
 
     /// Opens `path` (absolute inside the root) as an O_PATH fd.
     public func open(_ path: String, directory: Bool = false) throws -> Int32 {
-        let rel = path.drop(while: { $0 == "/" })
+        let rel = Text.dropLeading(path, UInt8(ascii: "/"))
         let flags = UInt64(O_PATH_ | O_CLOEXEC | (directory ? O_DIRECTORY : 0))
-        let fd = skiff_openat2(rootFD, rel.isEmpty ? "." : String(rel), flags, 0,
+        let fd = skiff_openat2(rootFD, rel.isEmpty ? "." : rel, flags, 0,
                                RootResolver.RESOLVE_IN_ROOT | RootResolver.RESOLVE_NO_MAGICLINKS)
         if fd < 0 { throw SysError(errno, "open in rootfs", rootPath + path) }
         return fd
@@ -177,7 +177,7 @@ public struct RootResolver {
     /// `file` is true). Returns an O_PATH fd.
     public func openOrCreate(_ path: String, file: Bool, mode: mode_t = 0o755, depth: Int = 0) throws -> Int32 {
         if let fd = try? open(path) { return fd }
-        let parts = path.split(separator: "/").map(String.init)
+        let parts = Text.split(path, separator: UInt8(ascii: "/"))
         var parent = try open("/", directory: true)
         defer { close(parent) }
         var sofar = ""
@@ -207,7 +207,7 @@ public struct RootResolver {
                 if e != ENOENT { throw SysError(e, "open in rootfs", rootPath + sofar) }
                 guard depth < 40 else { throw SysError(ELOOP, "open in rootfs", rootPath + sofar) }
                 let target = String(decoding: link[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-                let base = target.hasPrefix("/") ? "" : String(sofar.dropLast(part.count + 1))
+                let base = target.startsWithSlash ? "" : String(sofar.dropLast(part.count + 1))
                 let rest = Text.join(Array(parts[(i + 1)...]), "/")
                 return try openOrCreate(base + "/" + target + (rest.isEmpty ? "" : "/" + rest), file: file, mode: mode, depth: depth + 1)
             }

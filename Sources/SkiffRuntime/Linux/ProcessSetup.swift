@@ -48,10 +48,23 @@ public enum ProcessSetup {
         }
     }
 
+    /// Environments up to this many entries are merged by a scan.
+    static let mergeScanLimit = 32
+
     /// One entry per name, the last value at the first entry's place (as runc's Go does):
     /// `exec -e PATH=...` overrides the container's PATH even for getenv, which takes the first.
     public static func mergeEnv(_ env: [String]) -> [String] {
         var out: [String] = []
+        // Names compared by a scan up to a few dozen entries (a Dictionary's hashing is
+        // code nothing else in the init runs: 64 KB of its RSS), by a Dictionary beyond.
+        if env.count <= mergeScanLimit {
+            var names: [Substring] = []
+            for e in env {
+                let name = e.prefix { $0 != "=" }
+                if let i = names.firstIndex(of: name) { out[i] = e } else { names.append(name); out.append(e) }
+            }
+            return out
+        }
         var index: [Substring: Int] = [:]
         for e in env {
             let name = e.prefix { $0 != "=" }
@@ -80,9 +93,10 @@ public enum ProcessSetup {
 
     /// execve with C strings built here; returns only on failure.
     public static func exec(_ path: String, _ args: [String], _ env: [String]) -> Int32 {
-        var cargs = args.map { strdup($0) } + [nil]
-        var cenv = env.map { strdup($0) } + [nil]
-        execve(path, &cargs, &cenv)
+        // By withCString, as CStringCalls.swift says why.
+        var cargs = args.map { $0.withCString { strdup($0) } } + [nil]
+        var cenv = env.map { $0.withCString { strdup($0) } } + [nil]
+        _ = path.withCString { execve($0, &cargs, &cenv) }
         return errno
     }
 }

@@ -32,7 +32,7 @@ enum Rootfs {
         }
         Trace.mark("devices")
         // A missing cwd is created inside the rootfs while it is still writable, as runc does.
-        if plan.process.cwd.hasPrefix("/") {
+        if plan.process.cwd.startsWithSlash {
             do { close(try root.openOrCreate(plan.process.cwd, file: false)) } catch let e as SysError where e.errno == ELOOP {
                 // A magic link such as /proc/self/fd/N: nothing to create. The chdir after
                 // pivot_root and the check that the cwd is inside the root decide.

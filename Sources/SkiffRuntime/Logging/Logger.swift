@@ -14,7 +14,7 @@ public struct Logger {
 
     /// Opens --log for appending (created if missing).
     public mutating func open(path: String) throws {
-        fd = try sys("open --log", path) { Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644) }
+        fd = try sys("open --log", path) { path.withCString { Glibc.open($0, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644) } }
     }
 
     public func log(_ level: Level, _ msg: String) {

@@ -72,7 +72,7 @@ public struct ExecPlan {
         if let t = o.tty { process.terminal = t }
         if let n = o.noNewPrivileges { process.noNewPrivileges = n }
         if let c = o.cwd, !c.isEmpty {
-            guard c.hasPrefix("/") else { throw ConfigError("--cwd", "must be an absolute path, got \"\(c)\"") }
+            guard c.startsWithSlash else { throw ConfigError("--cwd", "must be an absolute path, got \"\(c)\"") }
             process.cwd = c
         }
         if let a = o.apparmorProfile, !a.isEmpty { process.apparmorProfile = a }

@@ -24,7 +24,7 @@ public enum Validation {
             }
             kinds.append(ns.type)
             if let p = ns.path {
-                guard p.hasPrefix("/") else { throw ConfigError("linux.namespaces[\(i)].path", "must be absolute") }
+                guard p.startsWithSlash else { throw ConfigError("linux.namespaces[\(i)].path", "must be absolute") }
                 guard Files.exists(p) else { throw ConfigError("linux.namespaces[\(i)].path", "\(p) does not exist") }
             }
         }
@@ -90,7 +90,7 @@ public enum Validation {
         for (kind, hooks) in [("prestart", spec.hooks.prestart), ("createRuntime", spec.hooks.createRuntime),
                               ("createContainer", spec.hooks.createContainer), ("startContainer", spec.hooks.startContainer),
                               ("poststart", spec.hooks.poststart), ("poststop", spec.hooks.poststop)] {
-            for (i, h) in hooks.enumerated() where !h.path.hasPrefix("/") {
+            for (i, h) in hooks.enumerated() where !h.path.startsWithSlash {
                 throw ConfigError("hooks.\(kind)[\(i)].path", "must be absolute, got \"\(h.path)\"")
             }
         }
@@ -100,20 +100,25 @@ public enum Validation {
     /// `field` is the JSON path errors name.
     public static func validateProcess(_ process: Spec.Process, field: String = "process") throws {
         guard !process.args.isEmpty else { throw ConfigError("\(field).args", "must contain at least one element") }
-        guard process.cwd.hasPrefix("/") else {
+        guard process.cwd.startsWithSlash else {
             throw ConfigError("\(field).cwd", "must be an absolute path, got \"\(process.cwd)\"")
         }
-        for (i, e) in process.env.enumerated() where !e.contains("=") {
+        for (i, e) in process.env.enumerated() where !e.containsByte(UInt8(ascii: "=")) {
             throw ConfigError("\(field).env[\(i)]", "\"\(e)\" is not of the form KEY=VALUE")
         }
         if let caps = process.capabilities {
-            for (set, names) in [("bounding", caps.bounding), ("effective", caps.effective),
-                                 ("inheritable", caps.inheritable), ("permitted", caps.permitted),
-                                 ("ambient", caps.ambient)] {
+            // Set by set, not over an array of (name, list) tuples: the tuple's metadata and
+            // witnesses are runtime code nothing else on the start path runs.
+            func check(_ set: String, _ names: [String]) throws {
                 for (i, name) in names.enumerated() where Capabilities.number(of: name) == nil {
                     throw ConfigError("\(field).capabilities.\(set)[\(i)]", "unknown capability \"\(name)\"")
                 }
             }
+            try check("bounding", caps.bounding)
+            try check("effective", caps.effective)
+            try check("inheritable", caps.inheritable)
+            try check("permitted", caps.permitted)
+            try check("ambient", caps.ambient)
             // capset(2) refuses it; say which entry rather than fail with EPERM in the init.
             for (i, name) in caps.effective.enumerated() where !caps.permitted.contains(name) {
                 throw ConfigError("\(field).capabilities.effective[\(i)]", "\"\(name)\" is not in the permitted set")
@@ -181,7 +186,7 @@ public enum Validation {
     /// a bind of a procfs (runc's rule). Mounts inside /proc are left to the writes' own
     /// checks (every write to /proc verifies it reaches procfs's own file, CVE-2025-52881).
     static func validateProcMount(_ m: Spec.Mount, index i: Int, isBind: Bool, bundle: String) throws {
-        let dest = Files.clean(m.destination.hasPrefix("/") ? m.destination : "/" + m.destination)
+        let dest = Files.clean(m.destination.startsWithSlash ? m.destination : "/" + m.destination)
         guard dest == "/proc" else { return }
         if m.type == "proc" && !isBind { return }
         if isBind, let s = m.source {

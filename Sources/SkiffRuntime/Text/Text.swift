@@ -59,6 +59,16 @@ public enum Text {
         }
     }
 
+    /// `s` without its leading `byte`s (an ASCII character): "//a/b" is "a/b" for "/".
+    public static func dropLeading(_ s: String, _ byte: UInt8) -> String {
+        var s = s
+        return s.withUTF8 { bytes in
+            var start = 0
+            while start < bytes.count, bytes[start] == byte { start += 1 }
+            return String(decoding: UnsafeBufferPointer(rebasing: bytes[start...]), as: UTF8.self)
+        }
+    }
+
     /// The same on one separator byte.
     public static func split(_ s: String, separator: UInt8, omittingEmpty: Bool = true) -> [String] {
         split(s, omittingEmpty: omittingEmpty) { $0 == separator }
@@ -95,4 +105,14 @@ public enum Text {
     static let maxDigits = 20
     static let zero = UInt8(ascii: "0")
     static let letterA = UInt8(ascii: "a")
+}
+
+extension String {
+    /// Whether the first byte is "/" (hasPrefix("/") compares Characters, through grapheme
+    /// code that nothing else on the start path runs).
+    public var startsWithSlash: Bool { utf8.first == UInt8(ascii: "/") }
+
+    /// Whether `byte`, an ASCII character, occurs (contains(_: Character) decodes every
+    /// Character on the way).
+    public func containsByte(_ byte: UInt8) -> Bool { utf8.contains(byte) }
 }
