@@ -3,8 +3,11 @@ of every phase of create, exec, update, pause and delete, under both cgroup driv
 then `delete --force` leaves no state dir, cgroup, systemd unit or process, and the same
 ID makes a working container again. A killed update is set back by the next one."""
 
+import json
 import os
+import signal
 import tempfile
+import time
 
 import vmtest
 from vmtest import describe, sh
@@ -129,3 +132,36 @@ class CgroupfsFaults(vmtest.TestCase):
 
 class SystemdFaults(CgroupfsFaults):
     driver = SystemdDriver()
+
+    def test_delete_resets_a_failed_scope(self):
+        """A create killed while systemd starts its scope can leave the scope "failed"
+        (its process died before systemd moved it: "No PIDs left to attach", result
+        "resources"), and systemd never collects a failed unit: delete must reset it.
+        Made here on purpose: the container's own scope is gone with its init, then a
+        scope of the same name fails by outliving its RuntimeMaxSec (result "timeout")."""
+        self.make()
+        unit = self.driver.unit_of(self.cid)
+        st = self.sk("state", self.cid)
+        self.assertEqual(st.returncode, 0, describe(st))
+        os.kill(json.loads(st.stdout)["pid"], signal.SIGKILL)
+        self.wait_for_unit(unit, "")
+        r = sh("systemd-run", "--scope", f"--unit={unit}", "--slice=system.slice",
+               f"--property=RuntimeMaxSec={FAILING_SCOPE_RUNTIME}", "sleep", "1000")
+        self.assertNotEqual(r.returncode, 0, describe(r))
+        self.wait_for_unit(unit, "failed")
+        d = self.sk("delete", "--force", self.cid)
+        self.assertEqual(d.returncode, 0, describe(d))
+        self.assert_nothing_left("after a failed scope")
+
+    def wait_for_unit(self, unit, active_state):
+        """Until `systemctl` shows the unit in that state ("" for not loaded at all)."""
+        for _ in range(UNIT_WAIT_TRIES):
+            units = sh("systemctl", "list-units", "--all", "--no-legend", "--plain", unit).stdout.split()
+            if (units[2] if len(units) > 2 else "") == active_state:
+                return
+            time.sleep(UNIT_WAIT_STEP_S)
+        self.fail(f"{unit} never became {active_state or 'not loaded'}: {units}")
+
+
+FAILING_SCOPE_RUNTIME = "0.2s"
+UNIT_WAIT_TRIES, UNIT_WAIT_STEP_S = 200, 0.05

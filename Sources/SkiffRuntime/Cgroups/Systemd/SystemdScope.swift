@@ -104,18 +104,29 @@ enum SystemdManager {
         return cg == "/" ? "" : cg
     }
 
-    /// Stops the unit (and so kills what is left in it); a unit that is gone is fine.
+    static let noSuchUnit = "org.freedesktop.systemd1.NoSuchUnit"
+
+    /// Stops the unit (and so kills what is left in it); a unit that is gone is fine. Then
+    /// resets it: a scope whose start failed (its process died before systemd moved it,
+    /// as when create is killed) stays loaded as "failed" after the stop, and systemd
+    /// never collects a failed unit by itself (runc's driver resets it too).
     static func stop(_ unit: SystemdUnit) throws {
         let bus = try DBusConnection(unit.instance)
         try subscribe(bus)
-        let reply: DBusMessage
         do {
-            reply = try bus.call(service, path, manager, "StopUnit", [.string(unit.name), .string("replace")])
-        } catch let e as DBusConnection.CallError where e.name == "org.freedesktop.systemd1.NoSuchUnit" {
+            let reply = try bus.call(service, path, manager, "StopUnit", [.string(unit.name), .string("replace")])
+            var r = reply.bodyReader
+            try waitForJob(bus, try r.string(), what: "stop \(unit.name)")
+        } catch let e as DBusConnection.CallError where e.name == noSuchUnit {
             return
         }
-        var r = reply.bodyReader
-        try waitForJob(bus, try r.string(), what: "stop \(unit.name)")
+        do {
+            try bus.call(service, path, manager, "ResetFailedUnit", [.string(unit.name)])
+        } catch let e as DBusConnection.CallError where e.name == noSuchUnit {
+            // Stopped and collected already: the usual case for a scope that ran.
+        } catch let e as DBusConnection.CallError {
+            throw RuntimeError("systemd could not reset \(unit.name): \(e)")
+        }
     }
 
     /// Changes unit properties at run time (`update`).
