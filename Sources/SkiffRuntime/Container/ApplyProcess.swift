@@ -11,6 +11,8 @@ struct ApplyProcess {
     /// In a user namespace setgroups(2) may be denied (/proc/self/setgroups).
     var inUserNamespace: Bool
     var preserveFDs: Int32
+    /// The runtime logs at debug level: only then are debug lines worth making and sending.
+    var debug: Bool
 
     /// What exec needs once the process is set up.
     struct Ready {
@@ -47,7 +49,8 @@ struct ApplyProcess {
         try ProcessSetup.setUser(process.user, allowSetgroups: setgroupsAllowed)
         // runc logs an ambient capability it cannot raise at debug level: runc's own default
         // spec lists ambient caps without inheritable ones, and that must run quietly.
-        for line in try capabilities?.afterUserChange() ?? [] { try channel.send(.debug, line) }
+        let refused = try capabilities?.afterUserChange() ?? []
+        if debug { for r in refused { try channel.send(.debug, r.message) } }
         Trace.mark("capabilities, user")
         if let mask = process.user.umask { umask(mode_t(mask)) } else { umask(0o022) }
         if chdir(process.cwd) != 0 { throw SysError(errno, "chdir to process.cwd", process.cwd) }

@@ -188,7 +188,7 @@ extension Container {
             parentEnd.close()
             Trace.child("init", channel: childEnd)
             InitProcess.run(.init(plan: plan, channel: childEnd, fifoFD: fifoFD, consoleSocket: consoleSocket,
-                                    seccomp: seccomp, idmappedMounts: idmapped))
+                                    seccomp: seccomp, idmappedMounts: idmapped, debug: runtime.debug))
         }
         Trace.mark("clone")
         childEnd.close()

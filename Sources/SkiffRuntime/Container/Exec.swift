@@ -119,7 +119,8 @@ extension Container {
             Trace.child("process", channel: childEnd)
             ExecProcess.run(.init(plan: plan, capabilities: caps, seccomp: seccomp, channel: childEnd, pidfd: pidfd, initPID: r.pid,
                                   joinFlags: joinFlags, consoleSocket: consoleSocket, waitForGo: placed == 0,
-                                  inUserNamespace: kinds.contains(.user), preserveFDs: o.preserveFDs))
+                                  inUserNamespace: kinds.contains(.user), preserveFDs: o.preserveFDs,
+                                  debug: runtime.debug))
         }
         let cloneErrno = errno
         Trace.mark("clone")

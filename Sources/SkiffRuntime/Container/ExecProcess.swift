@@ -19,6 +19,8 @@ enum ExecProcess {
         var waitForGo: Bool
         var inUserNamespace: Bool
         var preserveFDs: Int32
+        /// The runtime logs at debug level (--debug).
+        var debug = false
     }
 
     static func run(_ ctx: Context) -> Never {
@@ -55,7 +57,8 @@ enum ExecProcess {
             try ApplyProcess.setUpTerminal(plan.process, socket: ctx.consoleSocket, mountConsole: false)
         }
         let apply = ApplyProcess(process: plan.process, capabilities: ctx.capabilities, seccomp: ctx.seccomp,
-                                 inUserNamespace: ctx.inUserNamespace, preserveFDs: ctx.preserveFDs)
+                                 inUserNamespace: ctx.inUserNamespace, preserveFDs: ctx.preserveFDs,
+                                 debug: ctx.debug)
         let ready = try apply.prepare(ch)
         // Set up: from here only the exec itself can fail (reported as an error).
         try ch.send(.ready)

@@ -12,6 +12,8 @@ enum InitProcess {
         var seccomp: SeccompFilter?
         /// The parent's detached id-mapped mounts, one per planned mount (-1: none), or empty.
         var idmappedMounts: [Int32] = []
+        /// The runtime logs at debug level (--debug).
+        var debug = false
     }
 
     static func run(_ ctx: Context) -> Never {
@@ -109,7 +111,8 @@ enum InitProcess {
         Trace.mark("sysctls")
         if plan.hasMountNamespace { try Rootfs.finish(plan) }
         let apply = ApplyProcess(process: plan.process, capabilities: plan.capabilities, seccomp: ctx.seccomp,
-                                 inUserNamespace: plan.newUserNamespace, preserveFDs: plan.preserveFDs)
+                                 inUserNamespace: plan.newUserNamespace, preserveFDs: plan.preserveFDs,
+                                 debug: ctx.debug)
         let ready = try apply.prepare(ch)
 
         // As pid 1 of a pid namespace we would ignore `kill` with no handler: die on the

@@ -57,8 +57,19 @@ public struct CapabilitySetup: Equatable {
         if skiff_prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0 { throw SysError(errno, "prctl(PR_SET_KEEPCAPS)") }
     }
 
-    /// Returns a warning for each ambient capability the kernel would not raise.
-    public func afterUserChange() throws -> [String] {
+    /// An ambient capability the kernel would not raise, and why.
+    public struct AmbientRefusal: Equatable {
+        public var capability: Int
+        public var errno: Int32
+
+        public var message: String {
+            "can't raise ambient capability \(Capabilities.names[capability]): \(String(cString: strerror(errno)))"
+        }
+    }
+
+    /// Returns each ambient capability the kernel would not raise: as numbers, so that a
+    /// process that logs nothing formats nothing (runc's default spec causes them every run).
+    public func afterUserChange() throws -> [AmbientRefusal] {
         _ = skiff_prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0)
         if skiff_capset(effective, permitted, inheritable) != 0 {
             // The kernel's rules (capset(2)): effective within permitted, permitted within
@@ -69,13 +80,13 @@ public struct CapabilitySetup: Equatable {
         if skiff_prctl(PR_CAP_AMBIENT, UInt(PR_CAP_AMBIENT_CLEAR_ALL), 0, 0, 0) != 0 && errno != EINVAL {
             throw SysError(errno, "clear ambient capabilities")
         }
-        var warnings: [String] = []
+        var refused: [AmbientRefusal] = []
         for c in ambient where skiff_prctl(PR_CAP_AMBIENT, UInt(PR_CAP_AMBIENT_RAISE), UInt(c), 0, 0) != 0 {
             // The kernel raises an ambient cap only if it is permitted and inheritable. runc
             // warns and goes on (its own default spec lists ambient caps without inheritable
             // ones), so a config that runs under runc runs here.
-            warnings.append("can't raise ambient capability \(Capabilities.names[c]): \(String(cString: strerror(errno)))")
+            refused.append(AmbientRefusal(capability: c, errno: errno))
         }
-        return warnings
+        return refused
     }
 }
