@@ -37,6 +37,16 @@ final class StateRecordTests: XCTestCase {
         XCTAssertEqual(try record(#"{"id":"a","pid":1,"cgroupPath":null,"pidInode":null}"#).pidInode, 0)
     }
 
+    func testAnnotationsEmptyWithSpacesNullAndGiven() throws {
+        let base = #"{"id":"a","pid":1,"annotations":"#
+        XCTAssertTrue(try record(base + "{}}").annotations.isEmpty)
+        XCTAssertTrue(try record(base + " { \n\t } }").annotations.isEmpty)
+        XCTAssertTrue(try record(base + "null}").annotations.isEmpty)
+        let given = try record(base + #"{ "k": "v", "e": "" }, "owner": "u"}"#)
+        XCTAssertEqual(given.annotations.map { "\($0.0)=\($0.1)" }, ["k=v", "e="])
+        XCTAssertEqual(given.owner, "u", "the members after it still read")
+    }
+
     func testBadStateNamesTheMember() {
         XCTAssertEqual(err(#"{"pid":1}"#), "state.json.id: is required")
         XCTAssertEqual(err(#"{"id":"a"}"#), "state.json.pid: is required")
@@ -46,6 +56,7 @@ final class StateRecordTests: XCTestCase {
         XCTAssertEqual(err(#"{"id":"a","pid":1.5}"#), "state.json.pid: 1.5 is not a valid integer in range -2147483648...2147483647")
         XCTAssertEqual(err(#"{"id":"a","pid":1,"pidInode":-1}"#), "state.json.pidInode: -1 is not a valid non-negative integer in range 0...18446744073709551615")
         XCTAssertEqual(err(#"{"id":"a","pid":1,"annotations":{"k":1}}"#), "state.json.annotations.k: expected string, got number")
+        XCTAssertEqual(err(#"{"id":"a","pid":1,"annotations":[]}"#), "state.json.annotations: expected object, got array")
         XCTAssertEqual(err(#"[]"#), "state.json: expected object")
         for bad in ["", "{", #"{"id":"a","pid":1"#, #"{"id":"a","pid":1,}"#, #"{"id":"a" "pid":1}"#, #"{"id":"a","pid":1} x"#,
                     #"{"id":"a","pid":01}"#, #"{"id":"a","pid":-}"#, #"{,"id":"a"}"#, #"{"id":"a","pid":1,"x":tru}"#] {

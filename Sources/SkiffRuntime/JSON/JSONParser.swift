@@ -27,8 +27,10 @@ private struct Parser {
 
     static func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
 
+    static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 }
+
     mutating func skipSpace() {
-        while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x0A || bytes[i] == 0x0D || bytes[i] == 0x09 { i += 1 }
+        while i < bytes.count, Self.isSpace(bytes[i]) { i += 1 }
     }
 
     mutating func literal(_ word: StaticString, _ v: JSON) throws -> JSON {
@@ -94,6 +96,12 @@ private struct Parser {
 
     mutating func number() throws -> JSON {
         let start = i
+        try skipNumber()
+        return .number(bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[start..<i]), as: UTF8.self) })
+    }
+
+    /// Past a number, checked against JSON's grammar, without making its text.
+    mutating func skipNumber() throws {
         if bytes[i] == UInt8(ascii: "-") { i += 1 }
         func digits(_ p: inout Parser) -> Int {
             let s = p.i
@@ -111,7 +119,6 @@ private struct Parser {
             if i < bytes.count, bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { i += 1 }
             if digits(&self) == 0 { throw error("invalid number") }
         }
-        return .number(String(decoding: bytes[start..<i], as: UTF8.self))
     }
 
     mutating func hex4() throws -> UInt32 {
@@ -136,8 +143,13 @@ private struct Parser {
         i += 1
         var out: [UInt8] = []
         let start = i
-        // Fast path: no escapes.
-        while i < bytes.count, bytes[i] != UInt8(ascii: "\""), bytes[i] != UInt8(ascii: "\\"), bytes[i] >= 0x20 { i += 1 }
+        // Fast path: no escapes. Scanned through a buffer pointer: the array's own checked
+        // subscript was most of the time a state file's strings took.
+        i = bytes.withUnsafeBufferPointer { b in
+            var k = start
+            while k < b.count, b[k] != UInt8(ascii: "\""), b[k] != UInt8(ascii: "\\"), b[k] >= 0x20 { k += 1 }
+            return k
+        }
         if i < bytes.count, bytes[i] == UInt8(ascii: "\"") {
             defer { i += 1 }
             // From a buffer, not an ArraySlice: the slice goes through the generic,
@@ -248,7 +260,7 @@ public struct JSONMembers {
         guard p.i < p.bytes.count, p.bytes[p.i] == UInt8(ascii: "-") || Parser.isDigit(p.bytes[p.i]) else {
             return try node().integer()
         }
-        _ = try p.number()
+        try p.skipNumber()
         var k = start
         let negative = p.bytes[k] == UInt8(ascii: "-")
         if negative { k += 1 }
@@ -269,4 +281,16 @@ public struct JSONMembers {
     }
 
     public mutating func bool() throws -> Bool? { try node().bool() }
+
+    /// An object of strings as pairs, nil for null. `{}` (state.json's annotations, most
+    /// often) without a tree or the member's path made for it.
+    public mutating func stringMap() throws -> [(String, String)]? {
+        var k = p.i
+        if k < p.bytes.count, p.bytes[k] == UInt8(ascii: "{") {
+            k += 1
+            while k < p.bytes.count, Parser.isSpace(p.bytes[k]) { k += 1 }
+            if k < p.bytes.count, p.bytes[k] == UInt8(ascii: "}") { p.i = k + 1; return [] }
+        }
+        return try node().stringMap()
+    }
 }

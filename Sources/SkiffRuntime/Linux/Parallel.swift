@@ -12,7 +12,8 @@ enum Parallel {
     static let maximumThreads = 8
 
     /// `body(i)` for every i in 0..<count, in order, on up to one thread per CPU; the
-    /// calling thread does the first share. `body` must be safe to call concurrently.
+    /// calling thread does the first share. `body` must be safe to call concurrently, and
+    /// must close the fds it opens: each helper thread has a table of its own (below).
     static func map<T>(_ count: Int, _ body: (Int) -> T) -> [T] {
         let threads = min(maximumThreads, Int(skiff_cpu_count()), count / minimumPerThread)
         if threads <= 1 { return (0..<count).map(body) }
@@ -25,7 +26,14 @@ enum Parallel {
                 var started: [pthread_t] = []
                 for t in 1..<threads {
                     let range = t * share..<min(count, (t + 1) * share)
-                    let job = Job { for i in range { (out + i).initialize(to: body(i)) } }
+                    let job = Job {
+                        // A copy of the fd table for this thread: with a table shared by
+                        // threads, the kernel counts a reference on the file at every read,
+                        // fstat and poll and locks the table at every open and close, which
+                        // the two threads of list then fight over. Without it, as before.
+                        _ = skiff_unshare(CLONE_FILES)
+                        for i in range { (out + i).initialize(to: body(i)) }
+                    }
                     var thread = pthread_t()
                     let context = Unmanaged.passRetained(job).toOpaque()
                     if pthread_create(&thread, nil, { context in

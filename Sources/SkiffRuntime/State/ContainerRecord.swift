@@ -83,7 +83,7 @@ public struct ContainerRecord {
             case "rootfs": rootfs = try m.string() ?? ""
             case "created": created = try m.string() ?? ""
             case "owner": owner = try m.string() ?? ""
-            case "annotations": annotations = try m.node().stringMap() ?? []
+            case "annotations": annotations = try m.stringMap() ?? []
             case "cgroupPath": cgroupPath = try m.string()
             case "poststart": poststart = try m.node().map(Spec.Hook.init) ?? []
             case "poststop": poststop = try m.node().map(Spec.Hook.init) ?? []
