@@ -5,8 +5,9 @@
 
 Each trace lists, per process, the addresses it ran ("PID ADDRESS"). Functions that
 more of a command's processes ran come first (start-up, then what the re-exec and the
-container's init share), then the rest, each group in the order the functions first
-ran; the traces' new functions follow one another in the order the traces are given.
+container's init share), then the rest; among those a process ran alone, the later
+process's (the init's) before the first one's; each group in the order the functions
+first ran; the traces' new functions follow one another in the order they are given.
 Every process faults in the pages it runs, so each one's code should be packed. A
 function that shares its input section with others cannot move alone: libswiftCore's
 local functions, for one, share a 1.6 MB .text. Such big sections go last, so that
@@ -67,6 +68,7 @@ def main():
     small_order, big_order, placed = [], [], set()
     for trace in sys.argv[4:]:
         processes, first = {}, {}   # function start -> pids that ran it, first-run rank
+        rank = {}                   # pid -> the order the processes first appear in
         for line in open(trace):
             pid, hexaddr = line.split()
             addr = int(hexaddr, 16)
@@ -79,7 +81,11 @@ def main():
                 continue
             processes.setdefault(start, set()).add(pid)
             first.setdefault(start, len(first))
-        for start in sorted(first, key=lambda f: (-len(processes[f]), first[f])):
+            rank.setdefault(pid, len(rank))
+        # Within a count, what the later processes ran (the container's init, exec's
+        # process) before what only the first (the command itself) ran: the init's own
+        # code then follows the shared code instead of being strewn through the parent's.
+        for start in sorted(first, key=lambda f: (-len(processes[f]), -max(rank[p] for p in processes[f]), first[f])):
             in_big = any(lo <= start < hi for lo, hi in big)
             # Every name at the address: identical functions are folded into one.
             i = bisect.bisect_left(starts, start)
