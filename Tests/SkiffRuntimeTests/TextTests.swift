@@ -5,7 +5,7 @@ import Foundation
 /// Text's builders give what the standard library's generic ones give.
 final class TextTests: XCTestCase {
     func testJoinIsJoined() {
-        for parts in [[], [""], ["a"], ["a", "b"], ["", "x", ""], ["ro", "nosuid", "mode=755", "größe"]] {
+        for parts in [[], [""], ["a"], ["a", "b"], ["", "x", ""], ["ro", "nosuid", "mode=755", "größe"], ["mode=755", "size=65536k"]] {
             XCTAssertEqual(Text.join(parts, ","), parts.joined(separator: ","))
             let slices = parts.map { Substring($0) }
             XCTAssertEqual(Text.join(slices, "/"), parts.joined(separator: "/"))
@@ -26,6 +26,42 @@ final class TextTests: XCTestCase {
     }
 
     /// Byte splits give what the standard library's Character splits give on ASCII separators.
+    func testDecimalAfterAPrefixIsTheInterpolation() {
+        for fd: Int32 in [0, 7, 10, 99, 123_456, .max] {
+            XCTAssertEqual(RootResolver.procPath(fd), "/proc/self/fd/" + String(fd))
+        }
+        XCTAssertEqual(Text.decimal(after: "", 42), "42")
+        XCTAssertEqual(Text.decimal(after: "x", .max), "x" + String(UInt64.max))
+    }
+
+    func testCutLastAndDirname() {
+        XCTAssertNil(Text.cutLast("abc", UInt8(ascii: "/")))
+        for (s, before, after) in [("/dev/null", "/dev", "null"), ("/a", "", "a"), ("a/", "a", ""), ("/ü/ß", "/ü", "ß"), ("//x", "/", "x")] {
+            let cut = Text.cutLast(s, UInt8(ascii: "/"))
+            XCTAssertEqual(cut?.before, before, s)
+            XCTAssertEqual(cut?.after, after, s)
+        }
+        for (path, dir) in [("/dev/null", "/dev"), ("/a", "/"), ("a", "."), ("a/b/c", "a/b"), ("/", "/")] {
+            XCTAssertEqual(Files.dirname(of: path), dir, path)
+        }
+    }
+
+    func testUpTo() {
+        XCTAssertEqual(Text.upTo("A=1=2", UInt8(ascii: "=")), "A")
+        XCTAssertEqual(Text.upTo("=x", UInt8(ascii: "=")), "")
+        XCTAssertEqual(Text.upTo("NOEQUALS", UInt8(ascii: "=")), "NOEQUALS")
+        XCTAssertEqual(Text.upTo("ÜBER_LANGER_NAME_MIT_UMLAUT=ä", UInt8(ascii: "=")), "ÜBER_LANGER_NAME_MIT_UMLAUT")
+    }
+
+    func testPathSteps() {
+        func steps(_ p: String) -> [String] { Text.pathSteps(p).map { "\($0.component)@\($0.upTo)" } }
+        XCTAssertEqual(steps("/dev/pts"), ["dev@/dev", "pts@/dev/pts"])
+        XCTAssertEqual(steps("/a//b/"), ["a@/a", "b@/a//b"])
+        XCTAssertEqual(steps("a/b"), ["a@/a", "b@/a/b"])
+        XCTAssertEqual(steps("/"), [])
+        XCTAssertEqual(steps("/sys/fs/cgroup/ünï"), ["sys@/sys", "fs@/sys/fs", "cgroup@/sys/fs/cgroup", "ünï@/sys/fs/cgroup/ünï"])
+    }
+
     func testSplitIsSplit() {
         for s in ["", "/", "a", "/sys/fs/cgroup//skiff/x/", "root:x:0:0::/root:/bin/sh", "a::b:", "größe:ü:", "cpu io\nmemory\tpids\n"] {
             for sep in [UInt8(ascii: "/"), UInt8(ascii: ":")] {

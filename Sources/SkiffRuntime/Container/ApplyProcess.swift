@@ -33,9 +33,10 @@ struct ApplyProcess {
     func prepare(_ channel: Channel) throws -> Ready {
         try ProcessSetup.setRlimits(process.rlimits)
         var env = ProcessSetup.mergeEnv(process.env)
-        if !env.contains(where: { $0.hasPrefix("HOME=") }) {
-            // As runc: the user's home from the container's /etc/passwd, else "/".
-            env.append("HOME=" + (Passwd.home(of: process.user.uid) ?? "/"))
+        if !env.contains(where: { $0.utf8.starts(with: "HOME=".utf8) }) {
+            // As runc: the user's home from the container's /etc/passwd, else "/". Joined
+            // as bytes: String's + runs libswiftCore's _StringGuts.append (Text.join).
+            env.append(Text.join(["HOME=", Passwd.home(of: process.user.uid) ?? "/"], ""))
         }
         // The label is written first, as root and before any seccomp filter, which could
         // refuse the openat2 calls that reach /proc safely.

@@ -127,7 +127,7 @@ enum InitProcess {
 
         // Block until `start` opens the fifo for reading. The fifo is reached through our
         // O_PATH fd: its host path is not visible after pivot_root.
-        let opened = open("/proc/self/fd/\(ctx.fifoFD)", O_WRONLY | O_CLOEXEC)
+        let opened = open(RootResolver.procPath(ctx.fifoFD), O_WRONLY | O_CLOEXEC)
         if opened < 0 { reportAfterReady("open exec fifo", errno) }
         _ = write(opened, "0", 1)
         // Our end stays open until exec (close-on-exec, above the preserved fds): `start`

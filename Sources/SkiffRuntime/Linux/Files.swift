@@ -174,9 +174,8 @@ public enum Files {
     }
 
     public static func dirname(of path: String) -> String {
-        guard let i = path.lastIndex(of: "/") else { return "." }
-        if i == path.startIndex { return "/" }
-        return String(path[..<i])
+        guard let (before, _) = Text.cutLast(path, UInt8(ascii: "/")) else { return "." }
+        return before.isEmpty ? "/" : before
     }
 
     public static func cwd() -> String {

@@ -13,12 +13,7 @@ enum MaskedPaths {
         var null: Int32 = -1
         defer { if null >= 0 { close(null) } }
         for p in paths {
-            let target: Int32
-            do {
-                target = try root.open(p)
-            } catch let e as SysError where e.errno == ENOENT || e.errno == ENOTDIR {
-                continue  // nothing there to hide
-            }
+            guard let target = try root.openIfPresent(p) else { continue }  // nothing there to hide
             defer { close(target) }
             if try FDCheck.stat(target, p).st_mode & S_IFMT == S_IFDIR {
                 try Mounts.tmpfs(onto: target, readonly: true, shownAs: p)

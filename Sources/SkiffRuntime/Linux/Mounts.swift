@@ -27,11 +27,25 @@ public enum Mounts {
 
     public static func mount(_ source: String?, _ target: String, _ type: String?, _ flags: UInt, _ data: String?,
                              shownAs: String? = nil) throws {
-        let r = mountSyscall(source, target, type, flags, data)
-        if r != 0 {
-            let what = "mount \(type ?? "") \(source ?? "none") (flags 0x\(Text.hex(UInt64(flags)))\(data.map { ", data \"\($0)\"" } ?? "")) on"
-            throw SysError(errno, what, shownAs ?? target)
+        if mountSyscall(source, target, type, flags, data) != 0 {
+            throw mountError(errno, source, target, type, flags, data, shownAs: shownAs)
         }
+    }
+
+    /// The same, false when there is nothing at `source` or `target` (ENOENT): a
+    /// readonlyPath this kernel lacks (runc's spec lists some), skipped on every run
+    /// without making an error's text to drop.
+    public static func mountIfPresent(_ source: String?, _ target: String, _ type: String?, _ flags: UInt,
+                                      _ data: String?) throws -> Bool {
+        if mountSyscall(source, target, type, flags, data) == 0 { return true }
+        if errno == ENOENT { return false }
+        throw mountError(errno, source, target, type, flags, data, shownAs: nil)
+    }
+
+    static func mountError(_ err: Int32, _ source: String?, _ target: String, _ type: String?, _ flags: UInt,
+                           _ data: String?, shownAs: String?) -> SysError {
+        let what = "mount \(type ?? "") \(source ?? "none") (flags 0x\(Text.hex(UInt64(flags)))\(data.map { ", data \"\($0)\"" } ?? "")) on"
+        return SysError(err, what, shownAs ?? target)
     }
 
     public static func setattr(fd: Int32, recursive: Bool, set: UInt64, clear: UInt64, shownAs: String) throws {
@@ -165,29 +179,44 @@ public struct RootResolver {
 
     /// Opens `path` (absolute inside the root) as an O_PATH fd.
     public func open(_ path: String, directory: Bool = false) throws -> Int32 {
-        let rel = Text.dropLeading(path, UInt8(ascii: "/"))
-        let flags = UInt64(O_PATH_ | O_CLOEXEC | (directory ? O_DIRECTORY : 0))
-        let fd = skiff_openat2(rootFD, rel.isEmpty ? "." : rel, flags, 0,
-                               RootResolver.RESOLVE_IN_ROOT | RootResolver.RESOLVE_NO_MAGICLINKS)
+        let fd = openOrFail(path, directory: directory)
         if fd < 0 { throw SysError(errno, "open in rootfs", rootPath + path) }
         return fd
+    }
+
+    /// The same, nil when nothing is there (ENOENT, ENOTDIR): a maskedPath this kernel
+    /// lacks, skipped on every run without making an error's text to drop.
+    public func openIfPresent(_ path: String) throws -> Int32? {
+        let fd = openOrFail(path)
+        if fd >= 0 { return fd }
+        if errno == ENOENT || errno == ENOTDIR { return nil }
+        throw SysError(errno, "open in rootfs", rootPath + path)
+    }
+
+    /// The same, -1 and errno when it cannot be opened: a missing mount point is the
+    /// usual case for openOrCreate, not an error to make (its text) and drop.
+    func openOrFail(_ path: String, directory: Bool = false) -> Int32 {
+        let rel = Text.dropLeading(path, UInt8(ascii: "/"))
+        let flags = UInt64(O_PATH_ | O_CLOEXEC | (directory ? O_DIRECTORY : 0))
+        return skiff_openat2(rootFD, rel.isEmpty ? "." : rel, flags, 0,
+                             RootResolver.RESOLVE_IN_ROOT | RootResolver.RESOLVE_NO_MAGICLINKS)
     }
 
     /// Opens `path`, creating missing directories (and the last component as a file when
     /// `file` is true). Returns an O_PATH fd.
     public func openOrCreate(_ path: String, file: Bool, mode: mode_t = 0o755, depth: Int = 0) throws -> Int32 {
-        if let fd = try? open(path) { return fd }
-        let parts = Text.split(path, separator: UInt8(ascii: "/"))
+        let existing = openOrFail(path)
+        if existing >= 0 { return existing }
+        let steps = Text.pathSteps(path)
         var parent = try open("/", directory: true)
         defer { close(parent) }
-        var sofar = ""
-        for (i, part) in parts.enumerated() {
-            sofar += "/" + part
-            let last = i == parts.count - 1
-            if let fd = try? open(sofar) {
-                if last { return fd }
+        for (i, (part, sofar)) in steps.enumerated() {
+            let last = i == steps.count - 1
+            let opened = openOrFail(sofar)
+            if opened >= 0 {
+                if last { return opened }
                 close(parent)
-                parent = fd
+                parent = opened
                 continue
             }
             if last && file {
@@ -207,8 +236,8 @@ public struct RootResolver {
                 if e != ENOENT { throw SysError(e, "open in rootfs", rootPath + sofar) }
                 guard depth < 40 else { throw SysError(ELOOP, "open in rootfs", rootPath + sofar) }
                 let target = String(decoding: link[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-                let base = target.startsWithSlash ? "" : String(sofar.dropLast(part.count + 1))
-                let rest = Text.join(Array(parts[(i + 1)...]), "/")
+                let base = target.startsWithSlash || i == 0 ? "" : steps[i - 1].upTo
+                let rest = Text.join(steps[(i + 1)...].map { $0.component }, "/")
                 return try openOrCreate(base + "/" + target + (rest.isEmpty ? "" : "/" + rest), file: file, mode: mode, depth: depth + 1)
             }
             let fd = try open(sofar)
@@ -221,9 +250,11 @@ public struct RootResolver {
 
     /// Why `path` cannot be opened, or nil if it can.
     func openError(_ path: String) -> Int32? {
-        do { close(try open(path)) } catch let e as SysError { return e.errno } catch { return EINVAL }
+        let fd = openOrFail(path)
+        if fd < 0 { return errno }
+        close(fd)
         return nil
     }
 
-    public static func procPath(_ fd: Int32) -> String { "/proc/self/fd/\(fd)" }
+    public static func procPath(_ fd: Int32) -> String { Text.decimal(after: "/proc/self/fd/", UInt64(fd)) }
 }

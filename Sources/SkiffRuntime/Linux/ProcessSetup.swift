@@ -58,16 +58,16 @@ public enum ProcessSetup {
         // Names compared by a scan up to a few dozen entries (a Dictionary's hashing is
         // code nothing else in the init runs: 64 KB of its RSS), by a Dictionary beyond.
         if env.count <= mergeScanLimit {
-            var names: [Substring] = []
+            var names: [String] = []
             for e in env {
-                let name = e.prefix { $0 != "=" }
+                let name = Text.upTo(e, UInt8(ascii: "="))
                 if let i = names.firstIndex(of: name) { out[i] = e } else { names.append(name); out.append(e) }
             }
             return out
         }
-        var index: [Substring: Int] = [:]
+        var index: [String: Int] = [:]
         for e in env {
-            let name = e.prefix { $0 != "=" }
+            let name = Text.upTo(e, UInt8(ascii: "="))
             if let i = index[name] { out[i] = e } else { index[name] = out.count; out.append(e) }
         }
         return out

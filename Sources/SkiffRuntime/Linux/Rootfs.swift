@@ -139,13 +139,8 @@ enum Rootfs {
     /// After pivot: masked and read-only paths, the read-only root, and the root's propagation.
     static func finish(_ plan: LaunchPlan) throws {
         let linux = plan.spec.linux
-        for p in linux.readonlyPaths {
-            do {
-                try Mounts.mount(p, p, nil, UInt(MS_BIND | MS_REC), nil)
-                try Mounts.mount(nil, p, nil, UInt(MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC), nil)
-            } catch let e as SysError where e.errno == ENOENT {
-                continue
-            }
+        for p in linux.readonlyPaths where try Mounts.mountIfPresent(p, p, nil, UInt(MS_BIND | MS_REC), nil) {
+            try Mounts.mount(nil, p, nil, UInt(MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC), nil)
         }
         Trace.mark("readonly paths")
         try MaskedPaths.apply(linux.maskedPaths)

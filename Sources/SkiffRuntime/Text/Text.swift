@@ -4,14 +4,26 @@
 /// mangled name: tens of µs in every fresh skiff process and in every container init
 /// (perf of `run`: 10% of skiff's samples were such lookups). These are the start path's.
 public enum Text {
-    /// `parts` with `separator` between them (joined(separator:)).
+    /// `parts` with `separator` between them (joined(separator:)). Made as bytes, then
+    /// one String: appending to a String past 15 bytes (mount data such as
+    /// "mode=755,size=65536k") runs libswiftCore's _StringGuts.append, a 64 KB window of
+    /// code the container's init touched for nothing else.
     public static func join(_ parts: [String], _ separator: String) -> String {
-        var out = ""
+        if parts.count == 1 { return parts[0] }
+        var total = separator.utf8.count * max(0, parts.count - 1)
+        for part in parts { total += part.utf8.count }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(total)
         for (i, part) in parts.enumerated() {
-            if i > 0 { out += separator }
-            out += part
+            if i > 0 { appendUTF8(separator, to: &bytes) }
+            appendUTF8(part, to: &bytes)
         }
-        return out
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func appendUTF8(_ s: String, to bytes: inout [UInt8]) {
+        var s = s
+        s.withUTF8 { bytes.append(contentsOf: $0) }
     }
 
     /// The same for slices of a string (a path's components).
@@ -94,6 +106,71 @@ public enum Text {
                 rest /= base
             }
             return String(decoding: UnsafeBufferPointer(rebasing: buffer[i...]), as: UTF8.self)
+        }
+    }
+
+    /// `prefix` and the decimal digits of `v` ("/proc/self/fd/" and an fd) made in one
+    /// buffer: an interpolation past 15 bytes (a String's inline size) grows the string
+    /// through libswiftCore's _StringGuts.append, which the container's init, mounting
+    /// through /proc/self/fd paths, ran for nothing else: a 64 KB window of its RSS.
+    public static func decimal(after prefix: StaticString, _ v: UInt64) -> String {
+        let n = prefix.utf8CodeUnitCount
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: n + maxDigits) { buffer in
+            var i = n + maxDigits
+            var rest = v
+            repeat {
+                i -= 1
+                buffer[i] = zero + UInt8(rest % 10)
+                rest /= 10
+            } while rest > 0
+            let start = i - n
+            for k in 0..<n { buffer[start + k] = prefix.utf8Start[k] }
+            return String(decoding: UnsafeBufferPointer(rebasing: buffer[start...]), as: UTF8.self)
+        }
+    }
+
+    /// The components of a path and, for each, the path up to and including it, with
+    /// a leading "/" ("/a//b": ("a", "/a"), ("b", "/a//b")). On bytes, each step made
+    /// whole: appending to a String past 15 bytes runs libswiftCore's _StringGuts.append.
+    public static func pathSteps(_ path: String) -> [(component: String, upTo: String)] {
+        if !path.startsWithSlash { return pathSteps("/" + path) }
+        var path = path
+        return path.withUTF8 { b in
+            var steps: [(component: String, upTo: String)] = []
+            var i = 0
+            while i < b.count {
+                while i < b.count, b[i] == slash { i += 1 }
+                let start = i
+                while i < b.count, b[i] != slash { i += 1 }
+                if i > start {
+                    steps.append((String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self),
+                                  String(decoding: UnsafeBufferPointer(rebasing: b[..<i]), as: UTF8.self)))
+                }
+            }
+            return steps
+        }
+    }
+    static let slash = UInt8(ascii: "/")
+
+    /// `s` up to its first `byte`, all of it without one (an environment entry's name).
+    /// On bytes: prefix(while:) decodes Characters, through grapheme code.
+    public static func upTo(_ s: String, _ byte: UInt8) -> String {
+        var s = s
+        return s.withUTF8 { b in
+            guard let i = b.firstIndex(of: byte) else { return nil as String? }
+            return String(decoding: UnsafeBufferPointer(rebasing: b[..<i]), as: UTF8.self)
+        } ?? s
+    }
+
+    /// `s` cut at its last `byte`: what comes before it and what comes after it, nil
+    /// without one. On bytes: String's lastIndex(of:) and slicing decode Characters,
+    /// through grapheme code nothing else in the init runs.
+    public static func cutLast(_ s: String, _ byte: UInt8) -> (before: String, after: String)? {
+        var s = s
+        return s.withUTF8 { b in
+            guard let i = b.lastIndex(of: byte) else { return nil }
+            return (String(decoding: UnsafeBufferPointer(rebasing: b[..<i]), as: UTF8.self),
+                    String(decoding: UnsafeBufferPointer(rebasing: b[(i + 1)...]), as: UTF8.self))
         }
     }
 
