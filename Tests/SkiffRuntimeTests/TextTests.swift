@@ -35,9 +35,9 @@ final class TextTests: XCTestCase {
     }
 
     func testCutLastAndDirname() {
-        XCTAssertNil(Text.cutLast("abc", UInt8(ascii: "/")))
+        XCTAssertNil(Text.cut("abc", UInt8(ascii: "/"), last: true))
         for (s, before, after) in [("/dev/null", "/dev", "null"), ("/a", "", "a"), ("a/", "a", ""), ("/ü/ß", "/ü", "ß"), ("//x", "/", "x")] {
-            let cut = Text.cutLast(s, UInt8(ascii: "/"))
+            let cut = Text.cut(s, UInt8(ascii: "/"), last: true)
             XCTAssertEqual(cut?.before, before, s)
             XCTAssertEqual(cut?.after, after, s)
         }

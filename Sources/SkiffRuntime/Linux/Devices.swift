@@ -29,7 +29,7 @@ public enum Devices {
         let parent = Files.dirname(of: d.path)
         let dirFD = try root.openOrCreate(parent, file: false)
         defer { close(dirFD) }
-        let name = Text.cutLast(d.path, UInt8(ascii: "/"))?.after ?? d.path
+        let name = Text.cut(d.path, UInt8(ascii: "/"), last: true)?.after ?? d.path
         if bindFromHost {
             let fd = try root.openOrCreate(d.path, file: true)
             defer { close(fd) }
@@ -59,7 +59,7 @@ public enum Devices {
         let dev = try root.openOrCreate("/dev", file: false)
         defer { close(dev) }
         for (target, link) in symlinks {
-            let name = Text.cutLast(link, UInt8(ascii: "/"))?.after ?? link
+            let name = Text.cut(link, UInt8(ascii: "/"), last: true)?.after ?? link
             if symlinkat(target, dev, name) != 0 && errno != EEXIST {
                 throw SysError(errno, "symlink", link)
             }

@@ -174,7 +174,7 @@ public enum Files {
     }
 
     public static func dirname(of path: String) -> String {
-        guard let (before, _) = Text.cutLast(path, UInt8(ascii: "/")) else { return "." }
+        guard let (before, _) = Text.cut(path, UInt8(ascii: "/"), last: true) else { return "." }
         return before.isEmpty ? "/" : before
     }
 

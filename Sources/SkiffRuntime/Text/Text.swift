@@ -61,14 +61,9 @@ public enum Text {
     /// command-line flag "--name=value" is ("name", "value"), "-name" is ("name", nil).
     /// Both must be ASCII; cut on bytes as `split` is.
     public static func cutFlag(_ s: String, leading byte: UInt8, separator: UInt8) -> (String, String?) {
-        var s = s
-        return s.withUTF8 { bytes in
-            var start = 0
-            while start < bytes.count, bytes[start] == byte { start += 1 }
-            func text(_ r: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: bytes[r]), as: UTF8.self) }
-            guard let cut = bytes[start...].firstIndex(of: separator) else { return (text(start..<bytes.count), nil) }
-            return (text(start..<cut), text((cut + 1)..<bytes.count))
-        }
+        let rest = dropLeading(s, byte)
+        guard let (name, value) = cut(rest, separator) else { return (rest, nil) }
+        return (name, value)
     }
 
     /// `s` without its leading `byte`s (an ASCII character): "//a/b" is "a/b" for "/".
@@ -154,21 +149,15 @@ public enum Text {
 
     /// `s` up to its first `byte`, all of it without one (an environment entry's name).
     /// On bytes: prefix(while:) decodes Characters, through grapheme code.
-    public static func upTo(_ s: String, _ byte: UInt8) -> String {
-        var s = s
-        return s.withUTF8 { b in
-            guard let i = b.firstIndex(of: byte) else { return nil as String? }
-            return String(decoding: UnsafeBufferPointer(rebasing: b[..<i]), as: UTF8.self)
-        } ?? s
-    }
+    public static func upTo(_ s: String, _ byte: UInt8) -> String { cut(s, byte)?.before ?? s }
 
-    /// `s` cut at its last `byte`: what comes before it and what comes after it, nil
-    /// without one. On bytes: String's lastIndex(of:) and slicing decode Characters,
-    /// through grapheme code nothing else in the init runs.
-    public static func cutLast(_ s: String, _ byte: UInt8) -> (before: String, after: String)? {
+    /// `s` cut at its first (or `last`) `byte`: what comes before it and what comes
+    /// after it, nil without one. On bytes: String's firstIndex(of:), lastIndex(of:) and
+    /// slicing decode Characters, through grapheme code nothing else in the init runs.
+    public static func cut(_ s: String, _ byte: UInt8, last: Bool = false) -> (before: String, after: String)? {
         var s = s
         return s.withUTF8 { b in
-            guard let i = b.lastIndex(of: byte) else { return nil }
+            guard let i = last ? b.lastIndex(of: byte) : b.firstIndex(of: byte) else { return nil }
             return (String(decoding: UnsafeBufferPointer(rebasing: b[..<i]), as: UTF8.self),
                     String(decoding: UnsafeBufferPointer(rebasing: b[(i + 1)...]), as: UTF8.self))
         }
