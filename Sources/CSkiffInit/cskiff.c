@@ -130,6 +130,26 @@ int skiff_cpu_count(void) {
     int n = CPU_COUNT(&set);
     return n > 0 ? n : 1;
 }
+_Static_assert(sizeof(skiff_cpu_set) == sizeof(cpu_set_t), "skiff_cpu_set is a cpu_set_t");
+int skiff_thread_attr_spread(pthread_attr_t *attr, int n, skiff_cpu_set *set) {
+    cpu_set_t *cpus = (cpu_set_t *)set;
+    if (sched_getaffinity(0, sizeof *cpus, cpus) != 0) return -1;
+    int here = sched_getcpu(), left = n % CPU_COUNT(cpus);
+    if (here < 0 || left == 0) return -1;  // one CPU, or n lands on ours
+    // The process's CPUs in order from the one after ours, wrapping: the n-th of them.
+    for (int step = 1; step < CPU_SETSIZE; step++) {
+        int cpu = (here + step) % CPU_SETSIZE;
+        if (!CPU_ISSET(cpu, cpus) || --left > 0) continue;
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(cpu, &one);
+        return pthread_attr_setaffinity_np(attr, sizeof one, &one) == 0 ? 0 : -1;
+    }
+    return -1;
+}
+void skiff_thread_unpin(const skiff_cpu_set *cpus) {
+    (void)sched_setaffinity(0, sizeof(cpu_set_t), (const cpu_set_t *)cpus);
+}
 long skiff_sendfile(int out_fd, int in_fd, size_t count) { return (long)sendfile(out_fd, in_fd, NULL, count); }
 int skiff_execveat_fd(int fd, char *const argv[], char *const envp[]) {
     return (int)syscall(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH);

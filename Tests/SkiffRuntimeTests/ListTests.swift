@@ -34,4 +34,27 @@ final class ListTests: XCTestCase {
         let cpus = Int(skiff_cpu_count())
         XCTAssertEqual(Set(threads).count, min(cpus, Parallel.maximumThreads, 4), "one thread per CPU, up to a share each")
     }
+
+    /// The thread's own CPUs, as /proc shows them ("0-1").
+    private func allowedCPUs() -> String {
+        let status = (try? Files.readString("/proc/thread-self/status")) ?? ""
+        return status.split(separator: "\n").first { $0.hasPrefix("Cpus_allowed_list:") }
+            .map { String($0.dropFirst("Cpus_allowed_list:".count).drop { $0 == "\t" || $0 == " " }) } ?? "?"
+    }
+
+    func testHelperThreadsStartPinnedElsewhereAndRunFreeOnTheProcesssCPUs() {
+        let cpus = Int(skiff_cpu_count())
+        guard cpus >= 2 else { return XCTFail("needs two CPUs to spread threads over; this process may use \(cpus)") }
+        var attr = pthread_attr_t()
+        pthread_attr_init(&attr)
+        defer { pthread_attr_destroy(&attr) }
+        var set = skiff_cpu_set()
+        XCTAssertEqual(skiff_thread_attr_spread(&attr, 1, &set), 0, "the next CPU")
+        XCTAssertEqual(skiff_thread_attr_spread(&attr, Int32(cpus), &set), -1, "n = the CPU count comes back to ours")
+        // Every helper's share, once running, may use every CPU the process may.
+        let mine = allowedCPUs()
+        let count = Parallel.minimumPerThread * cpus
+        let seen = Set(Parallel.map(count) { _ in allowedCPUs() })
+        XCTAssertEqual(seen, [mine])
+    }
 }

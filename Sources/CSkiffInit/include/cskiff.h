@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 #include <stdint.h>
+#include <pthread.h>
 
 // Clone the calling (single-threaded) process like fork, with CLONE_NEW* flags.
 // If cgroup_fd >= 0 the child starts in that cgroup2 directory (CLONE_INTO_CGROUP);
@@ -54,6 +55,16 @@ long skiff_fd_mount_flags(int fd);
 
 // The CPUs this process may run on (sched_getaffinity: a cpuset's limit counts), at least 1.
 int skiff_cpu_count(void);
+// Spreading threads over CPUs (CPU_SET is a macro). The scheduler may start a new thread
+// on its creator's CPU and leave both there for milliseconds while another CPU idles:
+// skiff_thread_attr_spread sets attr so the thread starts on the n-th (n >= 1) CPU the
+// process may use, counting on from the caller's, stores those CPUs in *cpus and returns
+// 0 (-1 on one CPU or an error, attr unchanged); the thread then calls skiff_thread_unpin
+// with them, free to move again to any of the process's CPUs.
+// skiff_cpu_set is a cpu_set_t, which glibc shows only to _GNU_SOURCE code.
+typedef struct { uint64_t bits[16]; } skiff_cpu_set;
+int skiff_thread_attr_spread(pthread_attr_t *attr, int n, skiff_cpu_set *cpus);
+void skiff_thread_unpin(const skiff_cpu_set *cpus);
 
 // For the CVE-2019-5736 re-exec: an in-kernel copy, and exec of an fd with the given argv/envp.
 long skiff_sendfile(int out_fd, int in_fd, size_t count);

@@ -26,7 +26,16 @@ enum Parallel {
                 var started: [pthread_t] = []
                 for t in 1..<threads {
                     let range = t * share..<min(count, (t + 1) * share)
+                    // Started on a CPU of its own (and free to move once running): left to
+                    // the scheduler, list's helper often started on the caller's CPU and
+                    // the two shares ran one after the other (3.8 + 3.9 ms against 4.2).
+                    var attr = pthread_attr_t()
+                    pthread_attr_init(&attr)
+                    defer { pthread_attr_destroy(&attr) }
+                    var cpus = skiff_cpu_set()
+                    let pinned = skiff_thread_attr_spread(&attr, Int32(t), &cpus) == 0
                     let job = Job {
+                        if pinned { skiff_thread_unpin(&cpus) }
                         // A copy of the fd table for this thread: with a table shared by
                         // threads, the kernel counts a reference on the file at every read,
                         // fstat and poll and locks the table at every open and close, which
@@ -36,7 +45,7 @@ enum Parallel {
                     }
                     var thread = pthread_t()
                     let context = Unmanaged.passRetained(job).toOpaque()
-                    if pthread_create(&thread, nil, { context in
+                    if pthread_create(&thread, &attr, { context in
                         Unmanaged<Job>.fromOpaque(context!).takeRetainedValue().run()
                         return nil
                     }, context) == 0 {
