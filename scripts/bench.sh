@@ -2,10 +2,11 @@
 # skiff, crun and runc side by side on the paths a container takes.
 #   sudo scripts/bench.sh [--rounds N] [--scenarios 1,2,3,4,5,7] [--quick] [--vm]
 # Natively (the figures that count): all three runtimes in ONE private mount namespace
-# with cgroup2 mounted on /sys/fs/cgroup (crun 1.8 refuses this host's hybrid layout),
-# the same busybox bundle and config (runc's default spec without linux.resources),
-# rounds interleaved runtime by runtime; medians of wall and CPU time and of the
-# per-round skiff/crun and skiff/runc ratios (scripts/bench.py).
+# with cgroup2 mounted on /sys/fs/cgroup (crun 1.8 refuses this host's hybrid layout)
+# and their state on a tmpfs (as /run is on systemd hosts), the same busybox bundle and
+# config (runc's default spec without linux.resources), rounds interleaved runtime by
+# runtime; medians of wall and CPU time and of the per-round skiff/crun and skiff/runc
+# ratios (scripts/bench.py).
 #   1 run /bin/true            2 create + start + delete --force   3 exec /bin/true
 #   4 a burst (500 containers, 50 in flight)   5 peak RSS   7 state and list at 10/100/1000
 # --vm also runs, in the cgroup v2 + systemd VM, scenario 6 (the smallest memory.max
@@ -106,9 +107,14 @@ rm -f "$work/config.json"
 
 echo "bench.sh: $(nproc) cores, kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
 # The BPF filesystem as systemd mounts it on every node (skiff pins its device programs
-# there); this host's init does not.
+# there); this host's init does not. The runtimes' state (--root /run/skiff-bench/NAME)
+# on a tmpfs, as /run is on every systemd host: this host's /run is a journal-less ext4,
+# whose inode allocator passes over every inode freed in the last 5 minutes (ext4's
+# recently_deleted()), so a state file's cost there grew with what the scenarios
+# before it had deleted (a burst measured 1.99x crun's rate on it, 2.17x on tmpfs).
 unshare -m sh -c 'mount --make-rprivate / && umount -l /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup &&
-    { [ "$(stat -f -c %T /sys/fs/bpf)" = bpf_fs ] || mount -t bpf bpf /sys/fs/bpf; } && exec "$@"' sh \
+    { [ "$(stat -f -c %T /sys/fs/bpf)" = bpf_fs ] || mount -t bpf bpf /sys/fs/bpf; } &&
+    mkdir -p /run/skiff-bench && mount -t tmpfs -o mode=0700 skiff-bench /run/skiff-bench && exec "$@"' sh \
     python3 "$repo/scripts/bench.py" --work "$work" "${runtimes[@]}" "${args[@]}"
 
 if [[ $vm -eq 1 ]]; then
