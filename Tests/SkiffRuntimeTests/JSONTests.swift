@@ -22,6 +22,13 @@ final class JSONTests: XCTestCase {
         }
     }
 
+    func testUnicodeEscapesTakeEitherCaseOfHex() throws {
+        XCTAssertEqual(try JSONParser.parse(#""\u00E9\u00e9\uD83D\uDE00""#), .string("éé😀"))
+        for bad in [#""\u00g9""#, #""\u00""#] {
+            XCTAssertThrowsError(try JSONParser.parse(bad), bad) { e in XCTAssertTrue("\(e)".contains("\\u escape"), "\(e)") }
+        }
+    }
+
     func testEscapingMatchesGo() {
         XCTAssertEqual(JSON.string("<a&b>\u{1}").serialized(), #""\u003ca\u0026b\u003e\u0001""#)
         XCTAssertEqual(JSON.string("tab\there \"q\" back\\ cr\r nl\n esc\u{1b} größe").serialized(),

@@ -43,6 +43,11 @@ final class SystemdTests: XCTestCase {
         XCTAssertEqual(SystemdInstance.unixPath("unix:path=/run/user/1000/bus"), "/run/user/1000/bus")
         XCTAssertEqual(SystemdInstance.unixPath("tcp:host=x;unix:guid=1,path=/b"), "/b")
         XCTAssertNil(SystemdInstance.unixPath("unix:abstract=/tmp/dbus-x"))
+        // Escaped as the D-Bus spec says (a space, a comma, a ';'), either case of hex digit.
+        XCTAssertEqual(SystemdInstance.unixPath("unix:path=/run/user/1000/my%20dir%2cx%3b/bus"), "/run/user/1000/my dir,x;/bus")
+        XCTAssertEqual(SystemdInstance.unixPath("unix:path=/a%2Cb"), "/a,b")
+        XCTAssertNil(SystemdInstance.unixPath("unix:path=/a%2"), "a cut escape")
+        XCTAssertNil(SystemdInstance.unixPath("unix:path=/a%zz"), "not hex")
     }
 
     /// BEGIN goes with AUTH in one write, before the server's OK (as sd-bus sends it):

@@ -89,6 +89,16 @@ public enum Text {
     /// does not have).
     public static func hex(_ v: UInt64) -> String { digits(v, base: 16) }
 
+    /// The value of one hexadecimal digit, either case; nil for any other byte.
+    static func hexDigit(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+
     static func digits(_ v: UInt64, base: UInt64) -> String {
         if v == 0 { return "0" }
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: maxDigits) { buffer in

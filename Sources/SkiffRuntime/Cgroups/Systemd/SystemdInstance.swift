@@ -41,13 +41,26 @@ public enum SystemdInstance: String, Equatable {
         return (manager, bus)
     }
 
-    /// The path of a `unix:path=...` D-Bus address (its first such entry).
+    /// The path of a `unix:path=...` D-Bus address (its first such entry), unescaped: the
+    /// D-Bus spec escapes a value's bytes outside [-0-9A-Za-z_/.\*] as %XX (a space, a
+    /// comma or a ';' in a directory name). nil for a malformed escape.
     static func unixPath(_ address: String) -> String? {
         for entry in address.split(separator: ";") where entry.hasPrefix("unix:") {
             for kv in entry.dropFirst("unix:".count).split(separator: ",") where kv.hasPrefix("path=") {
-                return String(kv.dropFirst("path=".count))
+                return unescape(kv.dropFirst("path=".count))
             }
         }
         return nil
+    }
+
+    private static func unescape(_ value: Substring) -> String? {
+        var bytes: [UInt8] = []
+        var rest = value.utf8[...]
+        while let b = rest.popFirst() {
+            guard b == UInt8(ascii: "%") else { bytes.append(b); continue }
+            guard rest.count >= 2, let hi = Text.hexDigit(rest.removeFirst()), let lo = Text.hexDigit(rest.removeFirst()) else { return nil }
+            bytes.append(hi << 4 | lo)
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
